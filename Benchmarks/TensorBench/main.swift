@@ -1,0 +1,2 @@
+import NMTensor
+print(ComputeThreads.blasDescription)

@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "NeuroMaskSwift",
+    products: [
+        .library(name: "NMTensor", targets: ["NMTensor"]),
+        .library(name: "NMNets", targets: ["NMNets"]),
+        .library(name: "NMExplain", targets: ["NMExplain"]),
+        .executable(name: "neuromask", targets: ["neuromask"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: - Public API
+        // Layering: CBLASShim, CImageCodecs → NMTensor → NMNets → NMExplain → neuromask.
+        .target(name: "NMTensor", dependencies: ["CBLASShim", "CImageCodecs"]),
+        .target(name: "NMNets", dependencies: ["NMTensor"], resources: [.copy("Resources/imagenet_classes.txt")]),
+        .target(name: "NMExplain", dependencies: ["NMNets", "NMTensor"]),
+        .executableTarget(
+            name: "neuromask",
+            dependencies: [
+                "NMExplain", "NMNets", "NMTensor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        // MARK: - Implementation details
+        // The only place that includes BLAS/LAPACK headers; no stable Swift API.
+        .target(
+            name: "CBLASShim",
+            linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("lapacke")]),
+        // libpng and libjpeg behind error-code C functions (libjpeg's longjmp stays in C).
+        .target(
+            name: "CImageCodecs",
+            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
+        .target(name: "NMTestSupport", dependencies: ["NMTensor"], path: "Tests/NMTestSupport"),
+
+        // MARK: - Benchmarks (executables; never built by dependents)
+        .executableTarget(
+            name: "nmtensor-bench", dependencies: ["NMTensor", "CBLASShim"],
+            path: "Benchmarks/TensorBench"),
+
+        // MARK: - Tests
+        .testTarget(
+            name: "NMTensorTests", dependencies: ["NMTensor", "NMTestSupport"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(name: "NMNetsTests", dependencies: ["NMNets", "NMTensor", "NMTestSupport"]),
+        .testTarget(name: "NMExplainTests", dependencies: ["NMExplain", "NMNets", "NMTensor", "NMTestSupport"]),
+    ]
+)

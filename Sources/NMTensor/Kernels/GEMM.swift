@@ -1,0 +1,108 @@
+import CBLASShim
+
+/// General matrix multiply through OpenBLAS `sgemm`, batched with NumPy-style broadcasting:
+///
+///     C[i] = alpha · op(A[i]) · op(B[i]) + beta · C[i]      for every batch index i
+///
+/// - Parameters:
+///   - a: `[..., M, K]`, or `[..., K, M]` when `transposeA` (the transpose is read in place).
+///   - b: `[..., K, N]`, or `[..., N, K]` when `transposeB`.
+///   - c: `[..., M, N]`. The leading (batch) dimensions of `a` and `b` broadcast against each
+///     other. `c`'s batch dimensions must broadcast to theirs; where `c` is broadcast (a size-1
+///     or missing dimension), the products of all batch entries that map onto it are summed —
+///     the reduction a weight gradient needs. `beta` applies once to the original `c`.
+/// - Complexity: 2·M·N·K flops per batch entry; no copies of any operand.
+public func gemm(
+    _ a: Tensor, _ b: Tensor, into c: inout Tensor,
+    transposeA: Bool = false, transposeB: Bool = false, alpha: Float = 1, beta: Float = 0
+) {
+    precondition(a.rank >= 2 && b.rank >= 2 && c.rank >= 2, "gemm: operands need rank ≥ 2, got \(a.shape), \(b.shape), \(c.shape)")
+    let (aRows, aCols) = (a.shape[a.rank - 2], a.shape[a.rank - 1])
+    let (bRows, bCols) = (b.shape[b.rank - 2], b.shape[b.rank - 1])
+    let m = transposeA ? aCols : aRows
+    let k = transposeA ? aRows : aCols
+    let n = transposeB ? bRows : bCols
+    let kB = transposeB ? bCols : bRows
+    precondition(k == kB, "gemm: inner dimensions differ: \(a.shape)\(transposeA ? "ᵀ" : "") × \(b.shape)\(transposeB ? "ᵀ" : "")")
+    precondition(c.shape[c.rank - 2] == m && c.shape[c.rank - 1] == n, "gemm: output \(c.shape) is not [..., \(m), \(n)]")
+
+    let aBatch = Array(a.shape.dropLast(2))
+    let bBatch = Array(b.shape.dropLast(2))
+    let cBatch = Array(c.shape.dropLast(2))
+    guard let batch = broadcastShapes(aBatch, bBatch), broadcastShapes(batch, cBatch) == batch else {
+        preconditionFailure("gemm: batch dimensions \(aBatch), \(bBatch) and output \(cBatch) do not broadcast")
+    }
+    let aStrides = broadcastStrides(aBatch, to: batch, matrixSize: aRows * aCols)
+    let bStrides = broadcastStrides(bBatch, to: batch, matrixSize: bRows * bCols)
+    let cStrides = broadcastStrides(cBatch, to: batch, matrixSize: m * n)
+    let batchCount = elementCount(batch)
+    let cBatchCount = elementCount(cBatch)
+    guard m > 0 && n > 0 else { return }
+    _ = ComputeThreads.count  // configures OpenBLAS's pool on first use
+
+    a.scalars.withUnsafeBufferPointer { aBuffer in
+        b.scalars.withUnsafeBufferPointer { bBuffer in
+            c.scalars.withUnsafeMutableBufferPointer { cBuffer in
+                // Entries of a broadcast C are visited several times: scale by beta only on the first visit.
+                var isVisited = [Bool](repeating: false, count: cBatchCount)
+                var index = [Int](repeating: 0, count: batch.count)  // multi-index into `batch`
+                for _ in 0..<batchCount {
+                    var (aOffset, bOffset, cOffset) = (0, 0, 0)
+                    for axis in 0..<batch.count {
+                        aOffset += index[axis] * aStrides[axis]
+                        bOffset += index[axis] * bStrides[axis]
+                        cOffset += index[axis] * cStrides[axis]
+                    }
+                    let cEntry = m * n == 0 ? 0 : cOffset / (m * n)
+                    let effectiveBeta = isVisited[cEntry] ? 1 : beta
+                    isVisited[cEntry] = true
+                    let cPointer = cBuffer.baseAddress! + cOffset
+                    if k == 0 {
+                        for i in 0..<(m * n) { cPointer[i] = effectiveBeta == 0 ? 0 : effectiveBeta * cPointer[i] }
+                    } else {
+                        nm_sgemm(
+                            transposeA ? 1 : 0, transposeB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha,
+                            aBuffer.baseAddress! + aOffset, Int32(max(1, aCols)),
+                            bBuffer.baseAddress! + bOffset, Int32(max(1, bCols)),
+                            effectiveBeta, cPointer, Int32(max(1, n)))
+                    }
+                    // Advance the row-major multi-index.
+                    var axis = batch.count - 1
+                    while axis >= 0 {
+                        index[axis] += 1
+                        if index[axis] < batch[axis] { break }
+                        index[axis] = 0
+                        axis -= 1
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Matrix product `op(a) · op(b)` with broadcast batch dimensions (see `gemm`).
+/// - Returns: `[broadcast batch..., M, N]`.
+public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+    precondition(a.rank >= 2 && b.rank >= 2, "matmul: operands need rank ≥ 2, got \(a.shape), \(b.shape)")
+    let m = transposeA ? a.shape[a.rank - 1] : a.shape[a.rank - 2]
+    let n = transposeB ? b.shape[b.rank - 2] : b.shape[b.rank - 1]
+    guard let batch = broadcastShapes(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2))) else {
+        preconditionFailure("matmul: batch dimensions of \(a.shape) and \(b.shape) do not broadcast")
+    }
+    var c = Tensor.zeros(batch + [m, n])
+    gemm(a, b, into: &c, transposeA: transposeA, transposeB: transposeB)
+    return c
+}
+
+/// Strides (in elements) of each broadcast batch axis for an operand whose own batch shape is
+/// `own` and whose matrices hold `matrixSize` elements; broadcast axes get stride 0.
+private func broadcastStrides(_ own: [Int], to batch: [Int], matrixSize: Int) -> [Int] {
+    let padded = [Int](repeating: 1, count: batch.count - own.count) + own
+    var strides = [Int](repeating: 0, count: batch.count)
+    var running = matrixSize
+    for axis in stride(from: batch.count - 1, through: 0, by: -1) {
+        strides[axis] = padded[axis] == 1 ? 0 : running
+        running *= padded[axis]
+    }
+    return strides
+}

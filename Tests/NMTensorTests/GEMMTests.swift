@@ -1,0 +1,85 @@
+import NMTensor
+import NMTestSupport
+import Testing
+
+/// Naive triple loop over each batch entry of already-broadcast operands; accumulates in Double.
+private func naiveMatmul(_ a: Tensor, _ b: Tensor, transposeA: Bool, transposeB: Bool) -> Tensor {
+    let (m, k) = transposeA ? (a.shape[1], a.shape[0]) : (a.shape[0], a.shape[1])
+    let n = transposeB ? b.shape[0] : b.shape[1]
+    var c = Tensor.zeros([m, n])
+    for i in 0..<m {
+        for j in 0..<n {
+            var sum = 0.0
+            for p in 0..<k {
+                let aValue = transposeA ? a[p, i] : a[i, p]
+                let bValue = transposeB ? b[j, p] : b[p, j]
+                sum += Double(aValue) * Double(bValue)
+            }
+            c[i, j] = Float(sum)
+        }
+    }
+    return c
+}
+
+@Suite struct GEMMTests {
+    @Test(arguments: [false, true], [false, true])
+    func matmulMatchesNaiveForEveryTranspose(transposeA: Bool, transposeB: Bool) {
+        for (m, k, n) in [(1, 1, 1), (3, 5, 7), (17, 1, 4), (64, 33, 9), (1, 70, 1)] {
+            let a = randomTensor(transposeA ? [k, m] : [m, k], seed: 1)
+            let b = randomTensor(transposeB ? [n, k] : [k, n], seed: 2)
+            let product = matmul(a, b, transposeA: transposeA, transposeB: transposeB)
+            assertClose(product, naiveMatmul(a, b, transposeA: transposeA, transposeB: transposeB), rtol: 1e-5, atol: 1e-5, "m=\(m) k=\(k) n=\(n)")
+        }
+    }
+
+    @Test func alphaAndBetaScaleAsDocumented() {
+        let a = randomTensor([4, 3], seed: 3), b = randomTensor([3, 5], seed: 4)
+        let initial = randomTensor([4, 5], seed: 5)
+        var c = initial
+        gemm(a, b, into: &c, alpha: 2, beta: 0.5)
+        let expected = naiveMatmul(a, b, transposeA: false, transposeB: false)
+        let reference = Tensor(shape: [4, 5], scalars: zip(expected.scalars, initial.scalars).map { 2 * $0 + 0.5 * $1 })
+        assertClose(c, reference, atol: 1e-5)
+    }
+
+    @Test func batchedMatmulBroadcastsAndMatchesPerEntryProducts() {
+        let a = randomTensor([2, 1, 3, 4], seed: 6)  // broadcast over axis 1
+        let b = randomTensor([3, 4, 5], seed: 7)  // broadcast over axis 0
+        let c = matmul(a, b)
+        #expect(c.shape == [2, 3, 3, 5])
+        for i in 0..<2 {
+            for j in 0..<3 {
+                let aEntry = Tensor(shape: [3, 4], scalars: Array(a.scalars[(i * 12)..<(i * 12 + 12)]))
+                let bEntry = Tensor(shape: [4, 5], scalars: Array(b.scalars[(j * 20)..<(j * 20 + 20)]))
+                let offset = (i * 3 + j) * 15
+                let cEntry = Tensor(shape: [3, 5], scalars: Array(c.scalars[offset..<(offset + 15)]))
+                assertClose(cEntry, naiveMatmul(aEntry, bEntry, transposeA: false, transposeB: false), atol: 1e-5)
+            }
+        }
+    }
+
+    @Test func broadcastOutputSumsOverTheBatch() {
+        // Σ_n gradOutput[n] · columns[n]ᵀ — the weight-gradient reduction of a convolution.
+        let gradOutput = randomTensor([3, 4, 6], seed: 8)
+        let columns = randomTensor([3, 5, 6], seed: 9)
+        var gradWeight = Tensor.ones([4, 5])
+        gemm(gradOutput, columns, into: &gradWeight, transposeB: true, beta: 1)
+        var expected = Tensor.ones([4, 5])
+        for n in 0..<3 {
+            let g = Tensor(shape: [4, 6], scalars: Array(gradOutput.scalars[(n * 24)..<(n * 24 + 24)]))
+            let x = Tensor(shape: [5, 6], scalars: Array(columns.scalars[(n * 30)..<(n * 30 + 30)]))
+            let product = naiveMatmul(g, x, transposeA: false, transposeB: true)
+            expected.scalars = zip(expected.scalars, product.scalars).map { $0 + $1 }
+        }
+        assertClose(gradWeight, expected, atol: 1e-5)
+    }
+
+    @Test func zeroSizeDimensions() {
+        #expect(matmul(Tensor.zeros([0, 3]), Tensor.ones([3, 2])).shape == [0, 2])
+        let empty = matmul(Tensor.zeros([2, 0]), Tensor.zeros([0, 3]))
+        #expect(empty == Tensor.zeros([2, 3]))
+        var c = Tensor.ones([2, 3])
+        gemm(Tensor.zeros([2, 0]), Tensor.zeros([0, 3]), into: &c, beta: 2)
+        #expect(c == Tensor.full([2, 3], value: 2))
+    }
+}
