@@ -17,7 +17,7 @@ extension Tensor {
     /// - Precondition: `step != 0`.
     public static func arange(_ start: Float = 0, _ end: Float, step: Float = 1) -> Tensor {
         precondition(step != 0, "arange: step must not be 0")
-        let count = max(0, Int(((end - start) / step).rounded(.up)))
+        let count = Swift.max(0, Int(((end - start) / step).rounded(.up)))
         return Tensor(shape: [count], scalars: (0..<count).map { start + Float($0) * step })
     }
 
