@@ -1,0 +1,176 @@
+import NMTensor
+
+/// How a convolution pads its input.
+public enum ConvolutionPadding: Sendable, Equatable {
+    /// Fixed padding on each side (PyTorch's `padding=`).
+    case explicit(Padding2D)
+    /// TensorFlow's "SAME": output = ceil(input / stride), the extra pixel on the bottom/right.
+    case tensorFlowSame
+
+    /// PyTorch's symmetric `padding=p`.
+    public static func symmetric(_ pixels: Int) -> ConvolutionPadding { .explicit(Padding2D(pixels)) }
+}
+
+/// 2-D convolution over `[N, C, H, W]` (PyTorch `nn.Conv2d`, cross-correlation).
+///
+/// Three code paths with one contract: depthwise convolutions (groups == channels, one filter
+/// each) use a direct kernel; 1×1 convolutions with stride 1 and no padding are a plain GEMM;
+/// everything else is im2col + GEMM. Grouped convolutions reshape without copying.
+public struct Conv2d: Layer {
+    public var weight: Tensor  // [OC, IC/groups, KH, KW]
+    public var bias: Tensor?  // [OC]
+    public let stride: (height: Int, width: Int)
+    public let padding: ConvolutionPadding
+    public let dilation: (height: Int, width: Int)
+    public let groups: Int
+
+    /// - Parameters:
+    ///   - weight: `[outputChannels, inputChannels / groups, kernelHeight, kernelWidth]`.
+    ///   - bias: `[outputChannels]` or `nil`.
+    public init(
+        weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: ConvolutionPadding = .explicit(.zero),
+        dilation: Int = 1, groups: Int = 1
+    ) {
+        precondition(weight.rank == 4, "Conv2d: weight \(weight.shape) must be [OC, IC/groups, KH, KW]")
+        precondition(groups >= 1 && weight.shape[0] % groups == 0, "Conv2d: output channels \(weight.shape[0]) not divisible by groups \(groups)")
+        precondition(bias == nil || bias!.shape == [weight.shape[0]], "Conv2d: bias \(bias!.shape) for \(weight.shape[0]) output channels")
+        self.weight = weight
+        self.bias = bias
+        self.stride = (stride, stride)
+        self.padding = padding
+        self.dilation = (dilation, dilation)
+        self.groups = groups
+    }
+
+    /// A zero-initialised convolution of the given size (weights are loaded or initialised later).
+    public init(
+        inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int = 1,
+        padding: ConvolutionPadding = .explicit(.zero), dilation: Int = 1, groups: Int = 1, hasBias: Bool = true
+    ) {
+        precondition(inputChannels % groups == 0, "Conv2d: input channels \(inputChannels) not divisible by groups \(groups)")
+        self.init(
+            weight: .zeros([outputChannels, inputChannels / groups, kernelSize, kernelSize]),
+            bias: hasBias ? .zeros([outputChannels]) : nil, stride: stride, padding: padding, dilation: dilation, groups: groups)
+    }
+
+    public var outputChannels: Int { weight.shape[0] }
+    public var inputChannels: Int { weight.shape[1] * groups }
+    public var kernelSize: (height: Int, width: Int) { (weight.shape[2], weight.shape[3]) }
+
+    /// Whether each output channel sees exactly one input channel (depthwise convolution).
+    public var isDepthwise: Bool { groups > 1 && groups == inputChannels && groups == outputChannels }
+
+    /// The window geometry for an input of the given spatial size (resolves "SAME").
+    public func geometry(inputHeight: Int, inputWidth: Int) -> ConvGeometry {
+        let resolved: Padding2D
+        switch padding {
+        case .explicit(let fixed):
+            resolved = fixed
+        case .tensorFlowSame:
+            let vertical = Padding2D.tensorFlowSame(input: inputHeight, kernel: kernelSize.height, stride: stride.height, dilation: dilation.height)
+            let horizontal = Padding2D.tensorFlowSame(input: inputWidth, kernel: kernelSize.width, stride: stride.width, dilation: dilation.width)
+            resolved = Padding2D(top: vertical.before, bottom: vertical.after, left: horizontal.before, right: horizontal.after)
+        }
+        return ConvGeometry(
+            channels: inputChannels, inputHeight: inputHeight, inputWidth: inputWidth,
+            kernelHeight: kernelSize.height, kernelWidth: kernelSize.width,
+            strideHeight: stride.height, strideWidth: stride.width, padding: resolved,
+            dilationHeight: dilation.height, dilationWidth: dilation.width)
+    }
+
+    private func isPointwise(_ geometry: ConvGeometry) -> Bool {
+        geometry.kernelHeight == 1 && geometry.kernelWidth == 1 && stride == (1, 1) && geometry.padding == .zero
+    }
+
+    /// What backward needs: the input (depthwise and 1×1 paths) or its im2col columns.
+    public struct Cache {
+        var geometry: ConvGeometry
+        var input: Tensor?  // [N, C, H, W]
+        var columns: Tensor?  // [N, C·KH·KW, OH·OW]
+    }
+
+    public func forward(_ input: Tensor) -> (output: Tensor, cache: Cache) {
+        precondition(input.rank == 4 && input.shape[1] == inputChannels, "Conv2d: input \(input.shape) is not [N, \(inputChannels), H, W]")
+        let batch = input.shape[0]
+        let geometry = geometry(inputHeight: input.shape[2], inputWidth: input.shape[3])
+        let (outputHeight, outputWidth) = (geometry.outputHeight, geometry.outputWidth)
+        let groupOut = outputChannels / groups
+        var output: Tensor
+        var cache = Cache(geometry: geometry, input: nil, columns: nil)
+        if isDepthwise {
+            output = depthwiseConvolution(input, weight: weight, geometry: geometry)  // [N, C, OH, OW]
+            cache.input = input
+        } else if isPointwise(geometry) {
+            let groupIn = inputChannels / groups
+            output = matmul(
+                weight.reshaped([groups, groupOut, groupIn]),
+                input.reshaped([batch, groups, groupIn, geometry.columnCount]))  // [N, g, OC/g, H·W]
+            cache.input = input
+        } else {
+            let columns = im2col(input, geometry: geometry)  // [N, C·KH·KW, OH·OW]
+            let groupRows = geometry.columnRows / groups
+            output = matmul(
+                weight.reshaped([groups, groupOut, groupRows]),
+                columns.reshaped([batch, groups, groupRows, geometry.columnCount]))  // [N, g, OC/g, OH·OW]
+            cache.columns = columns
+        }
+        output = output.reshaped([batch, outputChannels, outputHeight, outputWidth])
+        if let bias { output = channelAffine(output, scale: nil, shift: bias) }
+        return (output, cache)
+    }
+
+    public func backward(_ gradOutput: Tensor, cache: Cache, parameterGradients: Bool) -> (gradInput: Tensor, gradLayer: Conv2d?) {
+        let geometry = cache.geometry
+        let batch = gradOutput.shape[0]
+        let groupOut = outputChannels / groups
+        let length = geometry.columnCount
+        var gradLayer: Conv2d?
+        if parameterGradients {
+            gradLayer = self
+            gradLayer!.bias = bias.map { _ in channelSum(gradOutput) }
+        }
+        let gradInput: Tensor
+        if isDepthwise, let input = cache.input {
+            gradInput = depthwiseConvolutionBackwardInput(gradOutput, weight: weight, geometry: geometry)
+            if parameterGradients {
+                gradLayer!.weight = depthwiseConvolutionBackwardWeight(gradOutput, input: input, geometry: geometry)
+            }
+        } else if isPointwise(geometry), let input = cache.input {
+            let groupIn = inputChannels / groups
+            let gradOutputGroups = gradOutput.reshaped([batch, groups, groupOut, length])  // [N, g, OC/g, H·W]
+            gradInput = matmul(weight.reshaped([groups, groupOut, groupIn]), gradOutputGroups, transposeA: true)
+                .reshaped(input.shape)  // [N, g, C/g, H·W] → [N, C, H, W]
+            if parameterGradients {
+                var gradWeight = Tensor.zeros([groups, groupOut, groupIn])
+                gemm(gradOutputGroups, input.reshaped([batch, groups, groupIn, length]), into: &gradWeight, transposeB: true)
+                gradLayer!.weight = gradWeight.reshaped(weight.shape)
+            }
+        } else if let columns = cache.columns {
+            let groupRows = geometry.columnRows / groups
+            let gradOutputGroups = gradOutput.reshaped([batch, groups, groupOut, length])  // [N, g, OC/g, OH·OW]
+            let gradColumns = matmul(weight.reshaped([groups, groupOut, groupRows]), gradOutputGroups, transposeA: true)
+                .reshaped([batch, geometry.columnRows, length])  // [N, C·KH·KW, OH·OW]
+            var image = Tensor.zeros([batch, inputChannels, geometry.inputHeight, geometry.inputWidth])
+            col2im(gradColumns, geometry: geometry, into: &image)
+            gradInput = image
+            if parameterGradients {
+                var gradWeight = Tensor.zeros([groups, groupOut, groupRows])
+                gemm(gradOutputGroups, columns.reshaped([batch, groups, groupRows, length]), into: &gradWeight, transposeB: true)
+                gradLayer!.weight = gradWeight.reshaped(weight.shape)
+            }
+        } else {
+            preconditionFailure("Conv2d.backward: cache holds neither input nor columns")
+        }
+        return (gradInput, gradLayer)
+    }
+
+    public func visitTensors(prefix: String, _ visit: (String, TensorRole, Tensor) -> Void) {
+        visit(prefix + "weight", .parameter, weight)
+        if let bias { visit(prefix + "bias", .parameter, bias) }
+    }
+
+    public mutating func updateTensors(prefix: String, _ update: (String, TensorRole, inout Tensor) -> Void) {
+        update(prefix + "weight", .parameter, &weight)
+        if bias != nil { update(prefix + "bias", .parameter, &bias!) }
+    }
+}

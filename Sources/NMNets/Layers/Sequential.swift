@@ -1,0 +1,130 @@
+import NMTensor
+
+/// Layers applied in order, each under a name. Names join PyTorch-style: an entry "layer1"
+/// holding a tensor "0.conv1.weight" yields "layer1.0.conv1.weight"; an empty name adds nothing.
+///
+/// Any entry's output can be captured during `forward`, and the gradient flowing into it during
+/// `backward` (Grad-CAM needs both). A dotted name ("layer4.1") reaches into nested `Sequential`s.
+public struct Sequential: Layer {
+    /// One named layer.
+    public struct Entry: Sendable {
+        public var name: String
+        public var layer: any Layer
+        public init(_ name: String, _ layer: any Layer) {
+            self.name = name
+            self.layer = layer
+        }
+    }
+
+    public var entries: [Entry]
+
+    public init(_ entries: [Entry]) { self.entries = entries }
+
+    /// The caches of every entry, in order.
+    public struct Cache {
+        var entryCaches: [Any]
+    }
+
+    public func forward(_ input: Tensor) -> (output: Tensor, cache: Cache) {
+        let (output, cache, _) = forward(input, capturing: [])
+        return (output, cache)
+    }
+
+    /// Runs every entry and returns the outputs of the entries named in `names`.
+    public func forward(_ input: Tensor, capturing names: Set<String>) -> (output: Tensor, cache: Cache, activations: [String: Tensor]) {
+        var activations: [String: Tensor] = [:]
+        var caches: [Any] = []
+        caches.reserveCapacity(entries.count)
+        var current = input
+        for entry in entries {
+            let nested = nestedNames(names, under: entry.name)
+            if !nested.isEmpty, let sequential = entry.layer as? Sequential {
+                let (output, cache, inner) = sequential.forward(current, capturing: nested)
+                for (name, value) in inner { activations[join(entry.name, name)] = value }
+                current = output
+                caches.append(cache)
+            } else {
+                let (output, cache) = entry.layer.forward(current)
+                current = output
+                caches.append(cache)
+            }
+            if names.contains(entry.name) { activations[entry.name] = current }
+        }
+        return (current, Cache(entryCaches: caches), activations)
+    }
+
+    public func backward(_ gradOutput: Tensor, cache: Cache, parameterGradients: Bool) -> (gradInput: Tensor, gradLayer: Sequential?) {
+        let (gradInput, gradLayer, _) = backward(gradOutput, cache: cache, parameterGradients: parameterGradients, capturing: [])
+        return (gradInput, gradLayer)
+    }
+
+    /// Walks the entries in reverse and returns, for each name in `names`, ∂L/∂(that entry's output).
+    public func backward(
+        _ gradOutput: Tensor, cache: Cache, parameterGradients: Bool, capturing names: Set<String>
+    ) -> (gradInput: Tensor, gradLayer: Sequential?, activationGradients: [String: Tensor]) {
+        precondition(cache.entryCaches.count == entries.count, "Sequential.backward: cache from a different network")
+        var gradients: [String: Tensor] = [:]
+        var gradLayer = parameterGradients ? self : nil
+        var current = gradOutput
+        for index in entries.indices.reversed() {
+            let entry = entries[index]
+            if names.contains(entry.name) { gradients[entry.name] = current }
+            let nested = nestedNames(names, under: entry.name)
+            if !nested.isEmpty, let sequential = entry.layer as? Sequential, let typed = cache.entryCaches[index] as? Sequential.Cache {
+                let (gradInput, gradSequential, inner) = sequential.backward(current, cache: typed, parameterGradients: parameterGradients, capturing: nested)
+                for (name, value) in inner { gradients[join(entry.name, name)] = value }
+                current = gradInput
+                if let gradSequential { gradLayer?.entries[index].layer = gradSequential }
+            } else {
+                let (gradInput, gradEntry) = erasedBackward(entry.layer, current, cache.entryCaches[index], parameterGradients)
+                current = gradInput
+                if let gradEntry { gradLayer?.entries[index].layer = gradEntry }
+            }
+        }
+        return (current, gradLayer, gradients)
+    }
+
+    public func visitTensors(prefix: String, _ visit: (String, TensorRole, Tensor) -> Void) {
+        for entry in entries {
+            entry.layer.visitTensors(prefix: join(prefix, entry.name, trailingDot: true), visit)
+        }
+    }
+
+    public mutating func updateTensors(prefix: String, _ update: (String, TensorRole, inout Tensor) -> Void) {
+        for index in entries.indices {
+            entries[index].layer.updateTensors(prefix: join(prefix, entries[index].name, trailingDot: true), update)
+        }
+    }
+
+    /// The names of every entry, nested ones dotted, in forward order.
+    public var layerNames: [String] {
+        entries.flatMap { entry -> [String] in
+            let inner = (entry.layer as? Sequential)?.layerNames.map { join(entry.name, $0) } ?? []
+            return [entry.name] + inner
+        }
+    }
+
+    private func nestedNames(_ names: Set<String>, under name: String) -> Set<String> {
+        guard !names.isEmpty else { return [] }
+        let prefix = name + "."
+        return Set(names.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) })
+    }
+}
+
+/// Joins a prefix and a name with a dot, skipping empty parts.
+func join(_ prefix: String, _ name: String, trailingDot: Bool = false) -> String {
+    if trailingDot {
+        return name.isEmpty ? prefix : prefix + name + "."
+    }
+    if prefix.isEmpty { return name }
+    return name.isEmpty ? prefix : prefix + "." + name
+}
+
+/// Runs `backward` on a layer whose concrete type is known only at run time.
+func erasedBackward<L: Layer>(_ layer: L, _ gradOutput: Tensor, _ cache: Any, _ parameterGradients: Bool) -> (Tensor, (any Layer)?) {
+    guard let typed = cache as? L.Cache else {
+        preconditionFailure("backward: cache of \(type(of: cache)) does not belong to \(L.self)")
+    }
+    let (gradInput, gradLayer) = layer.backward(gradOutput, cache: typed, parameterGradients: parameterGradients)
+    return (gradInput, gradLayer)
+}

@@ -1,0 +1,60 @@
+import NMTensor
+
+/// An image classifier as the explainers see it: pixels in [0, 1] in, logits out, with the
+/// model's own input normalisation inside the network so gradients are taken w.r.t. pixels.
+public struct ImageClassifier: Sendable {
+    /// The model's name in the zoo ("efficientnet-lite0", "resnet50", …).
+    public let name: String
+    /// `[N, 3, H, W]` pixels in [0, 1] → `[N, classCount]` logits. Its first entry normalises.
+    public var network: Sequential
+    /// One label per class index.
+    public let classNames: [String]
+    /// The square input size the model was trained at (the CLI's default `--size`).
+    public let inputSize: Int
+    /// The smallest square input the architecture accepts.
+    public let minimumInputSize: Int
+    /// Whether any input size ≥ `minimumInputSize` works (global pooling), or only `inputSize`.
+    public let acceptsAnySize: Bool
+
+    public init(name: String, network: Sequential, classNames: [String], inputSize: Int, minimumInputSize: Int, acceptsAnySize: Bool) {
+        self.name = name
+        self.network = network
+        self.classNames = classNames
+        self.inputSize = inputSize
+        self.minimumInputSize = minimumInputSize
+        self.acceptsAnySize = acceptsAnySize
+    }
+
+    public var classCount: Int { classNames.count }
+
+    /// Logits `[N, classCount]` for pixels `[N, 3, H, W]` in [0, 1].
+    public func logits(_ pixels: Tensor) -> Tensor {
+        network.forward(pixels).output
+    }
+
+    /// The class probabilities `[N, classCount]`.
+    public func probabilities(_ pixels: Tensor) -> Tensor {
+        softmax(logits(pixels))
+    }
+
+    /// Runs forward, asks `lossGradient` for ∂L/∂logits given the logits, and returns the logits
+    /// and ∂L/∂pixels `[N, 3, H, W]`. No parameter gradients are computed.
+    public func inputGradient(_ pixels: Tensor, lossGradient: (Tensor) -> Tensor) -> (logits: Tensor, gradPixels: Tensor) {
+        let (logits, cache) = network.forward(pixels)
+        let gradLogits = lossGradient(logits)
+        precondition(gradLogits.shape == logits.shape, "inputGradient: loss gradient \(gradLogits.shape) for logits \(logits.shape)")
+        let (gradPixels, _) = network.backward(gradLogits, cache: cache, parameterGradients: false)
+        return (logits, gradPixels)
+    }
+
+    /// Like `inputGradient`, and also returns the activations of the named layers and the
+    /// gradients flowing into them (Grad-CAM).
+    public func layerGradients(
+        _ pixels: Tensor, layers names: Set<String>, lossGradient: (Tensor) -> Tensor
+    ) -> (logits: Tensor, gradPixels: Tensor, activations: [String: Tensor], activationGradients: [String: Tensor]) {
+        let (logits, cache, activations) = network.forward(pixels, capturing: names)
+        let gradLogits = lossGradient(logits)
+        let (gradPixels, _, gradients) = network.backward(gradLogits, cache: cache, parameterGradients: false, capturing: names)
+        return (logits, gradPixels, activations, gradients)
+    }
+}
