@@ -1,2 +1,60 @@
+// nmtensor-bench: NMTensor's kernels against direct BLAS calls and against each other.
+//
+//     swift run -c release -Xswiftc -target-cpu -Xswiftc native nmtensor-bench [--quick]
+//
+// Prints, for square and ResNet-50 convolution GEMM shapes, the median GFLOP/s of NMTensor's
+// `gemm(_:_:into:)` and of a direct cblas_sgemm on the same buffers (alternating), their ratio
+// (the issue requires ≤ 1.05), then im2col/col2im throughput and the direct depthwise kernels
+// against im2col + GEMM on EfficientNet-Lite0-like layers. `--quick` runs in seconds.
+
+import Foundation
 import NMTensor
-print(ComputeThreads.blasDescription)
+
+let arguments = CommandLine.arguments.dropFirst()
+let isQuick = arguments.contains("--quick")
+if let unknown = arguments.first(where: { $0 != "--quick" }) {
+    print("nmtensor-bench: unknown argument '\(unknown)'. Usage: nmtensor-bench [--quick]")
+    exit(2)
+}
+
+#if DEBUG
+let buildMode = "debug (numbers are not meaningful; build with -c release)"
+#else
+let buildMode = "release"
+#endif
+print("nmtensor-bench \(isQuick ? "--quick" : "(full)")")
+print("build: \(buildMode)")
+print("threads: ComputeThreads.count = \(ComputeThreads.count); \(ComputeThreads.blasDescription)")
+print("")
+
+let repetitions = isQuick ? 5 : 15
+var shapes: [GEMMShape] = [
+    GEMMShape(label: "square 1024", m: 1024, k: 1024, n: 1024, repetitions: repetitions),
+]
+if !isQuick {
+    shapes.append(GEMMShape(label: "square 2048", m: 2048, k: 2048, n: 2048, repetitions: 9))
+}
+shapes += [
+    GEMMShape(label: "ResNet-50 layer1 3x3 (64x576·3136)", m: 64, k: 576, n: 3136, repetitions: repetitions * 2),
+    GEMMShape(label: "ResNet-50 layer4 3x3 (256x2304·196)", m: 256, k: 2304, n: 196, repetitions: repetitions * 2),
+    GEMMShape(label: "ResNet-50 stem 7x7 (64x147·12544)", m: 64, k: 147, n: 12544, repetitions: repetitions * 2),
+    GEMMShape(label: "ResNet-50 layer1 Wᵀ·g (576x64·3136)", m: 576, k: 64, n: 3136, transposeA: true, repetitions: repetitions * 2),
+]
+guard let gemmResults = runGEMMBenchmarks(shapes) else { exit(1) }
+let worst = gemmResults.map(\.ratio).max() ?? 1
+print("worst NMTensor/direct time ratio: \(String(format: "%.3f", worst)) — \(worst <= 1.05 ? "within" : "NOT within") 5 %")
+print("")
+
+runIm2colBenchmark(
+    label: "im2col ResNet-50 layer1 3x3, 64ch 56x56 pad 1",
+    geometry: ConvGeometry(channels: 64, inputHeight: 56, inputWidth: 56, kernelHeight: 3, kernelWidth: 3, padding: Padding2D(1)),
+    repetitions: repetitions * 2)
+print("")
+
+let layers = [
+    DepthwiseLayer(label: "Lite0 stage 2: 96ch 112x112 3x3 s2", channels: 96, size: 112, kernel: 3, stride: 2),
+    DepthwiseLayer(label: "Lite0 stage 2: 144ch 56x56 3x3 s1", channels: 144, size: 56, kernel: 3, stride: 1),
+    DepthwiseLayer(label: "Lite0 stage 5: 672ch 14x14 5x5 s1", channels: 672, size: 14, kernel: 5, stride: 1),
+    DepthwiseLayer(label: "Lite0 stage 6: 672ch 14x14 5x5 s2", channels: 672, size: 14, kernel: 5, stride: 2),
+]
+guard runDepthwiseBenchmarks(layers, repetitions: repetitions) else { exit(1) }
