@@ -45,7 +45,9 @@ let package = Package(
         .testTarget(
             name: "NMTensorTests", dependencies: ["NMTensor", "NMTestSupport"],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "NMNetsTests", dependencies: ["NMNets", "NMTensor", "NMTestSupport"]),
+        .testTarget(
+            name: "NMNetsTests", dependencies: ["NMNets", "NMTensor", "NMTestSupport"],
+            resources: [.copy("Fixtures"), .copy("References")]),
         .testTarget(name: "NMExplainTests", dependencies: ["NMExplain", "NMNets", "NMTensor", "NMTestSupport"]),
     ]
 )
