@@ -42,14 +42,24 @@ public struct Conv2d: Layer {
         self.groups = groups
     }
 
-    /// A zero-initialised convolution of the given size (weights are loaded or initialised later).
+    /// A zero-initialised convolution with a square kernel (weights are loaded or initialised later).
     public init(
         inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int = 1,
         padding: ConvolutionPadding = .explicit(.zero), dilation: Int = 1, groups: Int = 1, hasBias: Bool = true
     ) {
+        self.init(
+            inputChannels: inputChannels, outputChannels: outputChannels, kernelHeight: kernelSize, kernelWidth: kernelSize,
+            stride: stride, padding: padding, dilation: dilation, groups: groups, hasBias: hasBias)
+    }
+
+    /// A zero-initialised convolution with a rectangular kernel (Inception's 1×7 and 7×1).
+    public init(
+        inputChannels: Int, outputChannels: Int, kernelHeight: Int, kernelWidth: Int, stride: Int = 1,
+        padding: ConvolutionPadding = .explicit(.zero), dilation: Int = 1, groups: Int = 1, hasBias: Bool = true
+    ) {
         precondition(inputChannels % groups == 0, "Conv2d: input channels \(inputChannels) not divisible by groups \(groups)")
         self.init(
-            weight: .zeros([outputChannels, inputChannels / groups, kernelSize, kernelSize]),
+            weight: .zeros([outputChannels, inputChannels / groups, kernelHeight, kernelWidth]),
             bias: hasBias ? .zeros([outputChannels]) : nil, stride: stride, padding: padding, dilation: dilation, groups: groups)
     }
 

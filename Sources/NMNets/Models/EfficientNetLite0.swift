@@ -25,7 +25,7 @@ public enum EfficientNetLite0 {
     /// The input normalisation of the TF-Lite builder: mean 127, standard deviation 128 (of 255).
     public static let normalization = Normalization(mean: [Float](repeating: 127 / 255, count: 3), standardDeviation: [Float](repeating: 128 / 255, count: 3))
 
-    /// The network with zero weights (load a state dict before use).
+    /// The network on normalised input `[N, 3, H, W]` → logits `[N, classCount]`, zero weights.
     /// - Parameter classCount: outputs of the final `_fc` layer.
     public static func network(classCount: Int = 1000) -> Sequential {
         var blocks: [Sequential.Entry] = []
@@ -39,7 +39,6 @@ public enum EfficientNetLite0 {
             }
         }
         return Sequential([
-            .init("normalize", normalization),
             .init("_conv_stem", Conv2d(inputChannels: 3, outputChannels: 32, kernelSize: 3, stride: 2, padding: .tensorFlowSame, hasBias: false)),
             .init("_bn0", BatchNorm2d(channels: 32, epsilon: batchNormEpsilon)),
             .init("stem_relu6", Activation.relu6),

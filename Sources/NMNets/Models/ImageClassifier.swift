@@ -16,9 +16,15 @@ public struct ImageClassifier: Sendable {
     /// Whether any input size ≥ `minimumInputSize` works (global pooling), or only `inputSize`.
     public let acceptsAnySize: Bool
 
-    public init(name: String, network: Sequential, classNames: [String], inputSize: Int, minimumInputSize: Int, acceptsAnySize: Bool) {
+    /// - Parameters:
+    ///   - normalization: maps pixels in [0, 1] to the network's input; becomes the entry "normalize".
+    ///   - network: normalised input → logits; its entries keep their names.
+    public init(
+        name: String, normalization: Normalization, network: Sequential, classNames: [String], inputSize: Int,
+        minimumInputSize: Int, acceptsAnySize: Bool
+    ) {
         self.name = name
-        self.network = network
+        self.network = Sequential([.init("normalize", normalization)] + network.entries)
         self.classNames = classNames
         self.inputSize = inputSize
         self.minimumInputSize = minimumInputSize

@@ -1,0 +1,67 @@
+import NMTensor
+
+/// The fixed parts of one NeuroMask optimisation: the image, its substrate and the map from the
+/// parameters w to the mask m and the composite image x̃ = s + (x − s) ⊙ m.
+struct MaskProblem {
+    let image: Tensor  // [1, 3, H, W]
+    let substrate: Tensor  // [1, 3, H, W]
+    let difference: Tensor  // x − s, [1, 3, H, W]
+    let upsampling: BilinearUpsampling?  // nil for a per-pixel mask
+    let temperature: Float
+    let initialization: MaskInitialization
+    let parameterShape: [Int]  // [h, w]
+
+    init(image: Tensor, configuration: NeuroMaskConfiguration) {
+        let (height, width) = (image.shape[2], image.shape[3])
+        self.image = image
+        switch configuration.substrate {
+        case .black:
+            substrate = .zeros(image.shape)
+        case .blur(let sigma):
+            substrate = gaussianBlur(image, sigma: sigma)
+        case .meanColor:
+            let means = image.mean(alongAxes: [2, 3], keepingDimensions: true)  // [1, 3, 1, 1]
+            substrate = means.broadcasted(to: image.shape)
+        }
+        difference = image - substrate
+        switch configuration.resolution {
+        case .perPixel:
+            upsampling = nil
+            parameterShape = [height, width]
+        case .grid(let cellSize):
+            let coarse = ((height + cellSize - 1) / cellSize, (width + cellSize - 1) / cellSize)
+            upsampling = BilinearUpsampling(from: coarse, to: (height, width))
+            parameterShape = [coarse.0, coarse.1]
+        }
+        temperature = configuration.temperature
+        initialization = configuration.initialization
+    }
+
+    func initialParameters(generator: inout SeededGenerator) -> [Float] {
+        let count = parameterShape.reduce(1, *)
+        switch initialization {
+        case .uniform(let limit):
+            return Tensor.uniform([count], low: -limit, high: limit, generator: &generator).scalars
+        case .constant(let value):
+            return [Float](repeating: value, count: count)
+        }
+    }
+
+    /// m = σ(U(w) / T), `[H, W]`.
+    func mask(_ w: Tensor) -> Tensor {
+        let logits = upsampling?.upsample(w) ?? w
+        return (logits / temperature).sigmoid()
+    }
+
+    /// x̃ = s + (x − s) ⊙ m, `[1, 3, H, W]`.
+    func composite(_ mask: Tensor) -> Tensor {
+        substrate + difference * mask.reshaped([1, 1] + mask.shape)
+    }
+
+    /// ∂L/∂w from ∂L/∂x̃: Uᵀ(Σ_c ∂L/∂x̃ ⊙ (x − s) ⊙ m(1 − m) / T).
+    func backpropagateToParameters(gradComposite: Tensor, mask: Tensor) -> Tensor {
+        let gradMask = (gradComposite * difference).sum(alongAxes: [0, 1])  // [H, W]
+        let gradLogits = gradMask * mask * (1 - mask) / temperature  // σ′(z/T) / T
+        return upsampling?.adjoint(gradLogits) ?? gradLogits
+    }
+}
