@@ -48,6 +48,8 @@ let package = Package(
         .testTarget(
             name: "NMNetsTests", dependencies: ["NMNets", "NMTensor", "NMTestSupport"],
             resources: [.copy("Fixtures"), .copy("References")]),
-        .testTarget(name: "NMExplainTests", dependencies: ["NMExplain", "NMNets", "NMTensor", "NMTestSupport"]),
+        .testTarget(
+            name: "NMExplainTests", dependencies: ["NMExplain", "NMNets", "NMTensor", "NMTestSupport"],
+            resources: [.copy("References")]),
     ]
 )

@@ -28,7 +28,7 @@ The setting (the authors' CIFAR-10 demo, neuromask_cifar10_demo.py):
   optimiser   TF1 RMSProp: ms0 = 1, ms <- ms + (g^2 - ms)*(1 - 0.9), w <- w - 0.03*g/sqrt(ms+1e-10).
 Iteration i evaluates the losses at w_i (pre-update), then updates w_i -> w_{i+1}.
 
-Writes to Tests/NMNetsTests/References/:
+Writes to Tests/NMExplainTests/References/:
   neuromask_tiny_model.safetensors       weights of `net` (float32, torch key names)
   neuromask_tiny_image.npy               [1,3,32,32] x
   neuromask_tiny_w0.npy                  [32,32] initial w (float32; start the port from it)
@@ -147,6 +147,7 @@ def main():
     weighted = sum(c * r["grads_iter0"][k] for c, k in zip(COEFFS, ("pred", "sparse", "smooth")))
     assert torch.allclose(weighted, r["grads_iter0"]["total"], rtol=1e-12, atol=1e-14)
 
+    refutil.OUT = refutil.REPO / "Tests" / "NMExplainTests" / "References"
     print("writing to", refutil.rel(refutil.OUT))
     files = {"neuromask_tiny_model.safetensors": refutil.save_weights(
         "neuromask_tiny_model.safetensors", net,

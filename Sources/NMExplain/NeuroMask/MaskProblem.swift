@@ -2,7 +2,7 @@ import NMTensor
 
 /// The fixed parts of one NeuroMask optimisation: the image, its substrate and the map from the
 /// parameters w to the mask m and the composite image x̃ = s + (x − s) ⊙ m.
-struct MaskProblem {
+struct MaskProblem: Sendable {
     let image: Tensor  // [1, 3, H, W]
     let substrate: Tensor  // [1, 3, H, W]
     let difference: Tensor  // x − s, [1, 3, H, W]
@@ -37,9 +37,15 @@ struct MaskProblem {
         initialization = configuration.initialization
     }
 
-    func initialParameters(generator: inout SeededGenerator) -> [Float] {
+    func initialParameters(generator: inout SeededGenerator) throws -> [Float] {
         let count = parameterShape.reduce(1, *)
         switch initialization {
+        case .explicit(let values):
+            guard values.shape == parameterShape else {
+                throw ExplainError.invalidSetting(
+                    name: "initial mask parameters", value: "\(values.shape)", reason: "must have the parameter shape \(parameterShape)")
+            }
+            return values.scalars
         case .uniform(let limit):
             return Tensor.uniform([count], low: -limit, high: limit, generator: &generator).scalars
         case .constant(let value):

@@ -23,6 +23,8 @@ public struct NeuroMaskResult: Sendable {
     public var trace: [NeuroMaskStep]
     /// The masks of every iteration when `keepsHistory` is set, else empty.
     public var history: [Tensor]
+    /// w after the last update applied (`[h, w]`), e.g. to continue an optimisation.
+    public var finalParameters: Tensor
     /// softmax(f(x))[target] on the unmasked image.
     public var probabilityOnImage: Float
     /// softmax(f(x̃))[target] with the final mask.
@@ -56,6 +58,14 @@ public struct NeuroMask: Explainer {
         try run(image, target: target).saliency
     }
 
+    /// The loss of this configuration for one image and target, as a function of w.
+    /// - Throws: `ExplainError` for a bad image, target or setting.
+    public func objective(for image: Tensor, target: Int?) throws -> NeuroMaskObjective {
+        try configuration.validate()
+        let (target, logits) = try classifier.validatedTarget(for: image, target: target)
+        return NeuroMaskObjective(classifier: classifier, configuration: configuration, image: image, target: target, cleanLogits: logits)
+    }
+
     /// Optimises the mask and returns it with the loss trace.
     /// - Parameters:
     ///   - image: `[1, 3, H, W]` pixels in [0, 1].
@@ -64,27 +74,20 @@ public struct NeuroMask: Explainer {
     /// - Throws: `ExplainError` for a bad image, target or setting.
     /// - Complexity: one forward and one backward pass of the classifier per iteration.
     public func run(_ image: Tensor, target: Int?, progress: ((NeuroMaskStep) -> Void)? = nil) throws -> NeuroMaskResult {
-        try configuration.validate()
-        let (target, logits) = try classifier.validatedTarget(for: image, target: target)
-        let (height, width) = (image.shape[2], image.shape[3])
-        let problem = MaskProblem(image: image, configuration: configuration)
-        let laplacian = LaplacianPenalty(
-            kernelSize: configuration.laplacianSize ?? (max(height, width) <= 64 ? 3 : 5), border: configuration.laplacianBorder)
-
+        let objective = try objective(for: image, target: target)
         var generator = SeededGenerator(seed: configuration.seed)
-        var parameters = problem.initialParameters(generator: &generator)  // w, flattened [h·w]
+        var parameters = try objective.problem.initialParameters(generator: &generator)  // w, flattened [h·w]
         var optimizer = MaskOptimizerState(configuration.optimizer, learningRate: configuration.learningRate, count: parameters.count)
         var trace: [NeuroMaskStep] = []
         var history: [Tensor] = []
-        var mask = Tensor.zeros([height, width])
+        var mask = Tensor.zeros([image.shape[2], image.shape[3]])
         var settledReference: Tensor?
-        var forwardPasses = 1
 
         for iteration in 0..<configuration.iterations {
-            let w = Tensor(shape: problem.parameterShape, scalars: parameters)
-            mask = problem.mask(w)  // [H, W]
-            let (step, gradient) = lossAndGradient(w: w, mask: mask, problem: problem, laplacian: laplacian, target: target, iteration: iteration)
-            forwardPasses += 1
+            let w = Tensor(shape: objective.parameterShape, scalars: parameters)
+            mask = objective.problem.mask(w)  // [H, W], the mask this iteration uses
+            var (step, gradient) = objective.evaluate(w, mask: mask)
+            step.iteration = iteration
             trace.append(step)
             if configuration.keepsHistory { history.append(mask) }
             progress?(step)
@@ -99,13 +102,12 @@ public struct NeuroMask: Explainer {
             optimizer.update(&parameters, gradient: gradient.scalars)
         }
 
-        let probabilities = softmax(classifier.logits(problem.composite(mask)))
-        forwardPasses += 1
-        let probabilityOnImage = softmax(logits).scalars[target]
-        let probabilityOnMasked = probabilities.scalars[target]
+        let target = objective.target
+        let probabilityOnImage = softmax(objective.cleanLogits).scalars[target]
+        let probabilityOnMasked = softmax(classifier.logits(objective.problem.composite(mask))).scalars[target]
         let last = trace.last!
         let saliency = Saliency(
-            values: mask, method: methodName, target: target, forwardPasses: forwardPasses, backwardPasses: trace.count,
+            values: mask, method: methodName, target: target, forwardPasses: trace.count + 2, backwardPasses: trace.count,
             diagnostics: [
                 "probability_on_image": Double(probabilityOnImage), "probability_on_masked_image": Double(probabilityOnMasked),
                 "final_total_loss": Double(last.totalLoss), "final_prediction_loss": Double(last.predictionLoss),
@@ -113,45 +115,9 @@ public struct NeuroMask: Explainer {
                 "iterations_run": Double(trace.count),
             ])
         return NeuroMaskResult(
-            saliency: saliency, trace: trace, history: history, probabilityOnImage: probabilityOnImage,
+            saliency: saliency, trace: trace, history: history,
+            finalParameters: Tensor(shape: objective.parameterShape, scalars: parameters), probabilityOnImage: probabilityOnImage,
             probabilityOnMaskedImage: probabilityOnMasked)
-    }
-
-    /// The loss terms at `w` and ∂L/∂w (one forward and one backward pass).
-    func lossAndGradient(
-        w: Tensor, mask: Tensor, problem: MaskProblem, laplacian: LaplacianPenalty, target: Int, iteration: Int
-    ) -> (step: NeuroMaskStep, gradient: Tensor) {
-        let configuration = self.configuration
-        var predictionLoss: Float = 0
-        var targetProbability: Float = 0
-        let (_, gradComposite) = classifier.inputGradient(problem.composite(mask)) { logits in
-            let (loss, gradLogits) = crossEntropy(logits: logits, targets: [target])
-            predictionLoss = loss
-            targetProbability = softmax(logits).scalars[target]
-            return gradLogits * configuration.predictionWeight
-        }
-        // ∂L/∂w = Uᵀ(Σ_c ∂L/∂x̃ ⊙ (x − s) ⊙ m(1 − m) / T) + sparsity and smoothness terms.
-        var gradient = problem.backpropagateToParameters(gradComposite: gradComposite, mask: mask)
-
-        let offset = configuration.sparsityOffset
-        let count = Float(w.count)
-        var sparsityLoss = 0.0
-        for index in 0..<w.count {
-            let shifted = w.scalars[index] + offset
-            sparsityLoss += Double(abs(shifted))
-            let sign: Float = shifted > 0 ? 1 : (shifted < 0 ? -1 : 0)
-            gradient.scalars[index] += configuration.sparsityWeight * sign / count
-        }
-        let (smoothnessLoss, smoothnessGradient) = laplacian.valueAndGradient(w)
-        gradient += smoothnessGradient * configuration.smoothnessWeight
-
-        let sparsity = Float(sparsityLoss / Double(w.count))
-        let total = configuration.predictionWeight * predictionLoss + configuration.sparsityWeight * sparsity
-            + configuration.smoothnessWeight * smoothnessLoss
-        let step = NeuroMaskStep(
-            iteration: iteration, totalLoss: total, predictionLoss: predictionLoss, sparsityLoss: sparsity,
-            smoothnessLoss: smoothnessLoss, targetProbability: targetProbability)
-        return (step, gradient)
     }
 }
 

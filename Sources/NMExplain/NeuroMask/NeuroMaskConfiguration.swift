@@ -32,6 +32,8 @@ public enum MaskInitialization: Sendable, Equatable {
     case uniform(limit: Float)
     /// Every parameter set to `value` (no randomness).
     case constant(value: Float)
+    /// Given values of w, shaped like the mask parameters (`[H, W]` per pixel, the grid otherwise).
+    case explicit(Tensor)
 }
 
 /// Stop early once the mask has settled while the target is kept.
