@@ -7,10 +7,10 @@ public struct Tensor: Sendable, Equatable {
     /// The size of each dimension. A rank-0 tensor (scalar) has shape `[]` and one scalar.
     public private(set) var shape: [Int]
 
-    /// The elements in row-major order; `scalars.count == shape.reduce(1, *)` always holds.
-    public var scalars: [Float] {
-        didSet { precondition(scalars.count == elementCount(shape), "Tensor: scalars.count changed to \(scalars.count) for shape \(shape)") }
-    }
+    /// The elements in row-major order. Element writes (`t.scalars[i] = v`) happen in place;
+    /// replacing the array must keep `scalars.count == shape.reduce(1, *)`. (No property observer
+    /// checks this: an observer would turn every element write into a copy of the whole array.)
+    public var scalars: [Float]
 
     /// Creates a tensor from a shape and its row-major scalars.
     /// - Precondition: every dimension is ≥ 0 and `scalars.count` equals the product of `shape`.
