@@ -17,7 +17,7 @@ let package = Package(
         // Layering: CBLASShim, CImageCodecs → NMTensor → NMNets → NMExplain → neuromask.
         .target(name: "NMTensor", dependencies: ["CBLASShim", "CImageCodecs"]),
         .target(name: "NMNets", dependencies: ["NMTensor"], resources: [.copy("Resources/imagenet_classes.txt")]),
-        .target(name: "NMExplain", dependencies: ["NMNets", "NMTensor"]),
+        .target(name: "NMExplain", dependencies: ["NMNets", "NMTensor"], resources: [.copy("Resources/Samples")]),
         .executableTarget(
             name: "neuromask",
             dependencies: [
@@ -34,12 +34,15 @@ let package = Package(
         .target(
             name: "CImageCodecs",
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
-        .target(name: "NMTestSupport", dependencies: ["NMTensor"], path: "Tests/NMTestSupport"),
+        .target(name: "NMTestSupport", dependencies: ["NMTensor", "NMNets"], path: "Tests/NMTestSupport"),
 
         // MARK: - Benchmarks (executables; never built by dependents)
         .executableTarget(
             name: "nmtensor-bench", dependencies: ["NMTensor", "CBLASShim"],
             path: "Benchmarks/TensorBench"),
+        .executableTarget(
+            name: "neuromask-bench", dependencies: ["NMExplain", "NMNets", "NMTensor"],
+            path: "Benchmarks/NeuroMaskBench"),
 
         // MARK: - Tests
         .testTarget(
