@@ -34,3 +34,30 @@ import Testing
         #expect(error <= 1e-3, "\(model): input gradient relative L2 error \(error)")
     }
 }
+
+@Suite struct ModelZooTests {
+    @Test(arguments: ModelArchitecture.allCases)
+    func featureLayerNamesALayerOfTheNetwork(architecture: ModelArchitecture) throws {
+        #expect(try ModelZoo.untrainedNetwork(architecture).layerNames.contains(architecture.featureLayer))
+    }
+
+    @Test func unknownModelNamesThrowWithTheList() {
+        #expect(throws: ModelZooError.unknownModel(name: "resnet9", available: ModelArchitecture.allCases.map(\.rawValue))) {
+            try ModelArchitecture(named: "resnet9")
+        }
+        #expect(try ModelArchitecture(named: "EfficientNet-Lite0") == .efficientNetLite0)
+    }
+
+    @Test func wrongShapesAndKeysAreAllNamed() throws {
+        var stateDict = ResNet.network(depth: .resnet18, baseWidth: 8, classCount: 10).stateDict
+        stateDict["fc.weight"] = .zeros([3, 64])
+        stateDict.removeValue(forKey: "bn1.bias")
+        stateDict["extra.weight"] = .zeros([1])
+        var network = ResNet.network(depth: .resnet18, baseWidth: 8, classCount: 10)
+        #expect(throws: StateDictMismatch(
+            missingKeys: ["bn1.bias"], unexpectedKeys: ["extra.weight"],
+            shapeMismatches: [.init(key: "fc.weight", expected: [10, 64], actual: [3, 64])])) {
+            try network.load(stateDict: stateDict)
+        }
+    }
+}

@@ -165,7 +165,7 @@ public enum SyntheticPatternTask {
         var classifier = ImageClassifier(
             name: "synthetic-patterns", normalization: Normalization(mean: [0.5, 0.5, 0.5], standardDeviation: [0.25, 0.25, 0.25]),
             network: network().randomlyInitialized(seed: seed &* 4 &+ 3), classNames: classNames, inputSize: 32,
-            minimumInputSize: 32, acceptsAnySize: true)
+            minimumInputSize: 32, acceptsAnySize: true, featureLayer: "relu3")
         var optimizer = Adam(learningRate: learningRate)
         Trainer.train(
             &classifier.network, images: training.images, labels: training.labels, epochs: epochs, batchSize: batchSize,

@@ -15,15 +15,25 @@ public struct ImageClassifier: Sendable {
     public let minimumInputSize: Int
     /// Whether any input size ≥ `minimumInputSize` works (global pooling), or only `inputSize`.
     public let acceptsAnySize: Bool
+    /// The pixel colour (per channel, in [0, 1]) that the normalisation maps to 0: the "mean
+    /// colour" substrate of the deletion metric.
+    public let meanColor: [Float]
+    /// The name of the last convolutional block's output in `network` (Grad-CAM's default
+    /// layer), if the architecture has one.
+    public let featureLayer: String?
 
     /// - Parameters:
     ///   - normalization: maps pixels in [0, 1] to the network's input; becomes the entry "normalize".
     ///   - network: normalised input → logits; its entries keep their names.
+    ///   - featureLayer: Grad-CAM's default layer, a name from `network.layerNames`.
     public init(
         name: String, normalization: Normalization, network: Sequential, classNames: [String], inputSize: Int,
-        minimumInputSize: Int, acceptsAnySize: Bool
+        minimumInputSize: Int, acceptsAnySize: Bool, featureLayer: String? = nil
     ) {
+        precondition(featureLayer == nil || network.layerNames.contains(featureLayer!), "ImageClassifier: no layer named \(featureLayer!)")
         self.name = name
+        self.meanColor = normalization.mean
+        self.featureLayer = featureLayer
         self.network = Sequential([.init("normalize", normalization)] + network.entries)
         self.classNames = classNames
         self.inputSize = inputSize

@@ -18,6 +18,17 @@ public enum ModelArchitecture: String, CaseIterable, Sendable {
         self = architecture
     }
 
+    /// The output of the last convolutional block (Grad-CAM's default layer).
+    public var featureLayer: String {
+        switch self {
+        case .efficientNetLite0: return "head_relu6"
+        case .resnet18, .resnet50: return "layer4"
+        case .vgg16: return "features.29"
+        case .inceptionV3: return "Mixed_7c"
+        case .cifar10: return "features.8"
+        }
+    }
+
     /// The square input size the model is used at.
     public var inputSize: Int {
         switch self {
@@ -103,20 +114,24 @@ public enum ModelZoo {
         case .efficientNetLite0:
             return try ImageClassifier(
                 name: architecture.rawValue, normalization: EfficientNetLite0.normalization, network: network,
-                classNames: ClassNames.imageNet(), inputSize: 224, minimumInputSize: 32, acceptsAnySize: true)
+                classNames: ClassNames.imageNet(), inputSize: 224, minimumInputSize: 32, acceptsAnySize: true,
+                featureLayer: architecture.featureLayer)
         case .resnet18, .resnet50, .vgg16:
             return try ImageClassifier(
                 name: architecture.rawValue, normalization: .imageNet, network: network,
-                classNames: ClassNames.imageNet(), inputSize: 224, minimumInputSize: 32, acceptsAnySize: true)
+                classNames: ClassNames.imageNet(), inputSize: 224, minimumInputSize: 32, acceptsAnySize: true,
+                featureLayer: architecture.featureLayer)
         case .inceptionV3:
             // Google's Inception weights expect pixels mapped to [−1, 1].
             return try ImageClassifier(
                 name: architecture.rawValue, normalization: Normalization(mean: [0.5, 0.5, 0.5], standardDeviation: [0.5, 0.5, 0.5]),
-                network: network, classNames: ClassNames.imageNet(), inputSize: 299, minimumInputSize: 75, acceptsAnySize: true)
+                network: network, classNames: ClassNames.imageNet(), inputSize: 299, minimumInputSize: 75, acceptsAnySize: true,
+                featureLayer: architecture.featureLayer)
         case .cifar10:
             return ImageClassifier(
                 name: architecture.rawValue, normalization: CIFARNet.normalization, network: network,
-                classNames: ClassNames.cifar10, inputSize: 32, minimumInputSize: 32, acceptsAnySize: false)
+                classNames: ClassNames.cifar10, inputSize: 32, minimumInputSize: 32, acceptsAnySize: false,
+                featureLayer: architecture.featureLayer)
         }
     }
 }
