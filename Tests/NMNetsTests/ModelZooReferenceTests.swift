@@ -41,7 +41,7 @@ import Testing
         #expect(try ModelZoo.untrainedNetwork(architecture).layerNames.contains(architecture.featureLayer))
     }
 
-    @Test func unknownModelNamesThrowWithTheList() {
+    @Test func unknownModelNamesThrowWithTheList() throws {
         #expect(throws: ModelZooError.unknownModel(name: "resnet9", available: ModelArchitecture.allCases.map(\.rawValue))) {
             try ModelArchitecture(named: "resnet9")
         }

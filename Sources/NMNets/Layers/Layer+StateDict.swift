@@ -13,6 +13,18 @@ public struct StateDictMismatch: Error, Equatable, CustomStringConvertible {
         public var key: String
         public var expected: [Int]
         public var actual: [Int]
+
+        public init(key: String, expected: [Int], actual: [Int]) {
+            self.key = key
+            self.expected = expected
+            self.actual = actual
+        }
+    }
+
+    public init(missingKeys: [String], unexpectedKeys: [String], shapeMismatches: [ShapeMismatch]) {
+        self.missingKeys = missingKeys
+        self.unexpectedKeys = unexpectedKeys
+        self.shapeMismatches = shapeMismatches
     }
 
     public var description: String {
