@@ -51,6 +51,7 @@ func milliseconds(_ body: () -> Void) -> Double {
 
 var sink: Float = 0
 
+MemoryTuning.keepFreedMemoryForReuse()
 let options = parseOptions()
 #if DEBUG
 let buildMode = "debug"
@@ -61,12 +62,13 @@ if !options.isJSON {
     print("neuromask-bench: \(ComputeThreads.blasDescription), build \(buildMode)")
 }
 for architecture in options.models {
-    let classifier: ImageClassifier
+    let unfolded: ImageClassifier
     if architecture == .efficientNetLite0, let pretrained = try? ModelZoo.pretrained(.efficientNetLite0) {
-        classifier = pretrained
+        unfolded = pretrained
     } else {
-        classifier = try ModelZoo.randomClassifier(architecture, seed: 1)
+        unfolded = try ModelZoo.randomClassifier(architecture, seed: 1)
     }
+    let classifier = unfolded.foldingBatchNorms()
     let size = architecture.inputSize
     var generator = SeededGenerator(seed: 7)
     let image = Tensor.uniform([1, 3, size, size], generator: &generator)

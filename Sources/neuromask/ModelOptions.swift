@@ -23,10 +23,11 @@ struct ModelOptions: ParsableArguments {
         return parsed
     }
 
+    /// The model with its weights, BatchNorms folded into the convolutions for speed.
     func loadClassifier() throws -> ImageClassifier {
         let architecture = try ModelArchitecture(named: model)
         let weightsURL = weights.map { URL(fileURLWithPath: $0) }
-        return try ModelZoo.pretrained(architecture, weightsURL: weightsURL)
+        return try ModelZoo.pretrained(architecture, weightsURL: weightsURL).foldingBatchNorms()
     }
 }
 

@@ -4,6 +4,11 @@ import NMTensor
 
 @main
 struct NeuroMaskCommand: ParsableCommand {
+    static func main() {
+        MemoryTuning.keepFreedMemoryForReuse()
+        main(nil)
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "neuromask",
         abstract: "Explain an image classifier's prediction by learning a mask (NeuroMask, arXiv:1908.04389).",

@@ -9,9 +9,10 @@ import Testing
 @Suite(.serialized) struct EfficientNetLite0ReferenceTests {
     static let classifier = Result { try ModelZoo.pretrained(.efficientNetLite0) }
 
-    @Test(arguments: [("chelsea", 285), ("coffee", 967)])
-    func logitsAndGradientMatchPyTorch(photo: String, expectedClass: Int) throws {
-        let model = try Self.classifier.get()
+    @Test(arguments: [("chelsea", 285, false), ("coffee", 967, false), ("chelsea", 285, true)])
+    func logitsAndGradientMatchPyTorch(photo: String, expectedClass: Int, foldsBatchNorms: Bool) throws {
+        let unfolded = try Self.classifier.get()
+        let model = foldsBatchNorms ? unfolded.foldingBatchNorms() : unfolded
         let pixels = try ReferenceFiles.array("lite0_\(photo)_input")  // [1, 3, 224, 224]
         let expectedLogits = try ReferenceFiles.array("lite0_\(photo)_logits")  // [1000]
         let expectedGradient = try ReferenceFiles.array("lite0_\(photo)_input_gradient")
@@ -30,5 +31,8 @@ import Testing
     @Test func parameterCountMatchesThePublishedModel() throws {
         let model = try Self.classifier.get()
         #expect(model.network.parameterCount == 4_652_008)
+        // Folding removes all 49 BatchNorms: 2·C parameters each become a bias of C.
+        let folded = model.foldingBatchNorms().network
+        #expect(folded.namedTensors().count == 247 - 49 * 4 + 49)
     }
 }

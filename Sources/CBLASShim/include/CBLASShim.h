@@ -10,6 +10,9 @@
 #include <cblas.h>
 #endif
 #include <lapacke.h>
+#if __has_include(<malloc.h>)
+#include <malloc.h>
+#endif
 
 // OpenBLAS extensions (declared here so that a generic cblas.h also works).
 void openblas_set_num_threads(int num_threads);
@@ -42,6 +45,18 @@ NM_SHIM int nm_sposv(int n, int nrhs, float *a, int lda, float *b, int ldb) {
 /// the solution is in the first n rows of B. Returns LAPACK's info.
 NM_SHIM int nm_sgels(int m, int n, int nrhs, float *a, int lda, float *b, int ldb) {
     return (int)LAPACKE_sgels(LAPACK_ROW_MAJOR, 'N', m, n, nrhs, a, lda, b, ldb);
+}
+
+/// glibc: keep freed blocks up to `mmap_threshold` bytes in the heap and trim only above
+/// `trim_threshold`, so large buffers are reused instead of re-mapped. No-op elsewhere.
+NM_SHIM void nm_keep_freed_memory(int mmap_threshold, int trim_threshold) {
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, mmap_threshold);
+    mallopt(M_TRIM_THRESHOLD, trim_threshold);
+#else
+    (void)mmap_threshold;
+    (void)trim_threshold;
+#endif
 }
 
 #endif
