@@ -43,6 +43,9 @@ let package = Package(
         .executableTarget(
             name: "neuromask-bench", dependencies: ["NMExplain", "NMNets", "NMTensor"],
             path: "Benchmarks/NeuroMaskBench"),
+        .executableTarget(
+            name: "neuromask-gridgame", dependencies: ["NMExplain", "NMNets", "NMTensor"],
+            path: "Benchmarks/GridPointingGame"),
 
         // MARK: - Tests
         .testTarget(
