@@ -14,6 +14,17 @@ public protocol Explainer: Sendable {
     /// - Returns: a `[H, W]` map; each method documents its sign and range.
     /// - Throws: `ExplainError` for bad input (shape, NaN, size, target).
     func explain(_ image: Tensor, target: Int?) throws -> Saliency
+
+    /// The method's settings in one line, for reports.
+    var settingsDescription: String { get }
+}
+
+extension Explainer {
+    /// By default the description of the explainer's stored `configuration`.
+    public var settingsDescription: String {
+        let configuration = Mirror(reflecting: self).children.first { $0.label == "configuration" }?.value
+        return configuration.map { String(describing: $0) } ?? "default"
+    }
 }
 
 /// An attribution map with its provenance and cost.

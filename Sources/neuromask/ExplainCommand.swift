@@ -22,17 +22,20 @@ struct ExplainCommand: ParsableCommand {
     @Argument(help: "A PNG or JPEG file, or a bundled sample name (chelsea, coffee).")
     var image = "chelsea"
 
-    @Option(help: "Explanation method: neuromask.")
-    var method = "neuromask"
+    @Option(help: "Explanation method: \(ExplanationMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var method = ExplanationMethod.neuromask.rawValue
 
     @Option(help: "NeuroMask preset: \(NeuroMaskPreset.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var preset = NeuroMaskPreset.paper.rawValue
+    var preset = NeuroMaskPreset.improved.rawValue
 
     @Option(help: "Class index to explain; default: the class predicted on the image.")
     var target: Int?
 
-    @Option(help: "Iterations (overrides the preset).")
+    @Option(help: "Iterations of the optimising methods (overrides the preset or default).")
     var iterations: Int?
+
+    @Option(help: "Images per forward pass of the sampling methods.")
+    var batchSize: Int?
 
     @Option(help: "Random seed.")
     var seed: UInt64 = 0
@@ -49,7 +52,10 @@ struct ExplainCommand: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        guard method == "neuromask" else { throw ValidationError("unknown --method '\(method)'; available: neuromask") }
+        guard ExplanationMethod(rawValue: method) != nil else {
+            throw ValidationError("unknown --method '\(method)'; available: \(ExplanationMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be ≥ 1, got \(batchSize)") }
         guard NeuroMaskPreset(rawValue: preset) != nil else {
             throw ValidationError("unknown --preset '\(preset)'; available: \(NeuroMaskPreset.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -61,54 +67,82 @@ struct ExplainCommand: ParsableCommand {
             let imageURL = try imageURL(image)
             let classifier = try modelOptions.loadClassifier()
             let pixels = try classifier.loadImage(at: imageURL, size: modelOptions.inputSize())  // [1, 3, H, W]
-            let presetValue = NeuroMaskPreset(rawValue: preset)!
-            var configuration = presetValue.configuration(imageSize: max(pixels.shape[2], pixels.shape[3]))
-            configuration.seed = seed
-            if let iterations { configuration.iterations = iterations }
             if let target, !(0..<classifier.classCount).contains(target) {
                 throw ExplainError.targetOutOfRange(target: target, classCount: classifier.classCount)
             }
+            let methodValue = try ExplanationMethod(named: method)
+            var overrides = ExplanationMethod.Overrides()
+            overrides.seed = seed
+            overrides.iterations = iterations
+            overrides.batchSize = batchSize
+            overrides.neuroMaskPreset = NeuroMaskPreset(rawValue: preset)!
+            let explainer = methodValue.makeExplainer(classifier: classifier, imageSize: max(pixels.shape[2], pixels.shape[3]), overrides: overrides)
 
             let started = Date()
-            var progressBar = ProgressBar(total: configuration.iterations, quiet: quiet || json)
-            let result = try NeuroMask(classifier: classifier, configuration: configuration).run(pixels, target: target) { step in
-                progressBar.update(
-                    done: step.iteration + 1,
-                    status: String(format: "loss %.3f  p %.3f", step.totalLoss, step.targetProbability))
+            var report: [String: Any]
+            let map: Tensor  // [H, W]
+            let valueRange: ClosedRange<Float>?
+            let summary: String
+            if let neuroMask = explainer as? NeuroMask {
+                var progressBar = ProgressBar(total: neuroMask.configuration.iterations, quiet: quiet || json)
+                let result = try neuroMask.run(pixels, target: target) { step in
+                    progressBar.update(
+                        done: step.iteration + 1, status: String(format: "loss %.3f  p %.3f", step.totalLoss, step.targetProbability))
+                }
+                progressBar.finish()
+                map = result.mask
+                valueRange = 0...1
+                report = [
+                    "target": result.saliency.target, "preset": preset, "settings": neuroMask.configuration.settings,
+                    "probability_on_image": Double(result.probabilityOnImage),
+                    "probability_on_masked_image": Double(result.probabilityOnMaskedImage),
+                    "mask_mean": Double(map.mean().scalar),
+                    "mask_share_above_half": Double(map.scalars.filter { $0 > 0.5 }.count) / Double(max(map.count, 1)),
+                    "iterations_run": result.iterationsRun,
+                ]
+                summary = String(
+                    format: "p %.4f on the image, %.4f on the masked image; mask mean %.3f; %d iterations",
+                    result.probabilityOnImage, result.probabilityOnMaskedImage, map.mean().scalar, result.iterationsRun)
+            } else {
+                let saliency = try explainer.explain(pixels, target: target)
+                map = saliency.values
+                valueRange = nil
+                let probability = softmax(classifier.logits(pixels)).scalars[saliency.target]
+                report = [
+                    "target": saliency.target, "settings": explainer.settingsDescription,
+                    "probability_on_image": Double(probability),
+                    "map_minimum": Double(map.min()), "map_maximum": Double(map.max()), "map_mean": Double(map.mean().scalar),
+                    "forward_passes": saliency.forwardPasses, "backward_passes": saliency.backwardPasses,
+                    "diagnostics": saliency.diagnostics,
+                ]
+                summary = String(format: "p %.4f on the image; map in [%.3g, %.3g]", probability, map.min(), map.max())
             }
-            progressBar.finish()
             let seconds = Date().timeIntervalSince(started)
+            let targetIndex = report["target"] as! Int
+            let label = classifier.classNames[targetIndex]
+            report["target"] = ["index": targetIndex, "label": label]
+            report["method"] = method
+            report["model"] = classifier.name
+            report["image"] = image
+            report["image_path"] = imageURL.path
+            report["input_size"] = [pixels.shape[2], pixels.shape[3]]
+            report["seconds"] = seconds
+            report["threads"] = ComputeThreads.count
 
-            let mask = result.mask  // [H, W]
-            let label = classifier.classNames[result.saliency.target]
-            let report: [String: Any] = [
-                "method": method, "preset": preset, "settings": configuration.settings,
-                "model": classifier.name, "image": image, "image_path": imageURL.path, "input_size": [pixels.shape[2], pixels.shape[3]],
-                "target": ["index": result.saliency.target, "label": label],
-                "probability_on_image": Double(result.probabilityOnImage),
-                "probability_on_masked_image": Double(result.probabilityOnMaskedImage),
-                "mask_mean": Double(mask.mean().scalar),
-                "mask_share_above_half": Double(mask.scalars.filter { $0 > 0.5 }.count) / Double(max(mask.count, 1)),
-                "iterations_run": result.iterationsRun, "seconds": seconds,
-                "threads": ComputeThreads.count,
-            ]
             let stem = imageURL.deletingPathExtension().lastPathComponent
-            let title = "\(method) (\(preset)) on \(stem): \(result.saliency.target) \(label), p \(String(format: "%.3f", result.probabilityOnMaskedImage)) masked"
-            let picture = SaliencyPicture.render(image: pixels, map: mask, valueRange: 0...1, title: title)
+            let title = "\(method)\(method == "neuromask" ? " (\(preset))" : "") on \(stem): \(targetIndex) \(label)"
+            let picture = SaliencyPicture.render(image: pixels, map: map, valueRange: valueRange, title: title)
             let reportText = try jsonString(report)
             try writeAtomically(
                 [
-                    ("\(stem).\(method).npy", mask.npyData()),
+                    ("\(stem).\(method).npy", map.npyData()),
                     ("\(stem).\(method).png", try ImageFile.pngData(picture)),
                     ("\(stem).\(method).json", Data((reportText + "\n").utf8)),
                 ], into: URL(fileURLWithPath: out))
             if json {
                 print(reportText)
             } else if !quiet {
-                print(String(
-                    format: "%@: class %d (%@) p %.4f on the image, %.4f on the masked image; mask mean %.3f; %d iterations in %.1f s",
-                    method, result.saliency.target, label, result.probabilityOnImage, result.probabilityOnMaskedImage,
-                    mask.mean().scalar, result.iterationsRun, seconds))
+                print("\(method): class \(targetIndex) (\(label)) \(summary); \(String(format: "%.1f", seconds)) s")
                 print("wrote \(out)/\(stem).\(method).{npy,png,json}")
             }
         }
