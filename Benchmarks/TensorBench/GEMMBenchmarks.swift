@@ -71,6 +71,14 @@ func runGEMMBenchmarks(_ shapes: [GEMMShape]) -> [GEMMResult]? {
             print("\(shape.label): NMTensor and direct sgemm disagree: max |Δ| = \(largestDifference) (max |C| = \(largest))")
             return nil
         }
+        // Both paths must write C in place; a copy-on-write copy would add an O(M·N) memcpy to one side.
+        let storage = c.scalars.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        gemm(a, b, into: &c, transposeA: shape.transposeA)
+        directSgemm(a, b, into: &c, m: shape.m, n: shape.n, k: shape.k, transposeA: shape.transposeA)
+        guard c.scalars.withUnsafeBufferPointer({ UInt(bitPattern: $0.baseAddress) }) == storage else {
+            print("\(shape.label): C was reallocated by a call; the comparison would not be on the same buffers")
+            return nil
+        }
 
         let times = alternate(
             repetitions: shape.repetitions,
