@@ -16,7 +16,7 @@ struct NeuroMaskCommand: ParsableCommand {
             Run with no arguments to explain the bundled photo chelsea.png with the default model \
             (EfficientNet-Lite0; its weights are fetched into the cache on first use).
             """,
-        subcommands: [ExplainCommand.self, ClassifyCommand.self, EvaluateCommand.self, ConvertCommand.self, InfoCommand.self],
+        subcommands: [ExplainCommand.self, ClassifyCommand.self, EvaluateCommand.self, CompareCommand.self, ConvertCommand.self, InfoCommand.self],
         defaultSubcommand: ExplainCommand.self)
 }
 
