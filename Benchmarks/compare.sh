@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Swift (neuromask-bench) vs PyTorch (Benchmarks/peers/pytorch_neuromask.py) on the identical
+# NeuroMask loop, alternating per model and per round so that load on a shared machine hits both
+# alike. Prints every JSON line and a table of medians and ratios Swift/PyTorch (< 1: Swift faster).
+#
+# Usage: Benchmarks/compare.sh [--models a,b] [--reps N] [--rounds R] [--threads T] [--native] [--no-build]
+#   --models   default efficientnet-lite0,resnet50,vgg16,inception-v3
+#   --reps     repetitions per round and side (default 10)
+#   --rounds   alternating rounds per model (default 2); the table takes the median over rounds
+#   --threads  threads on both sides (default 2)
+#   --native   build Swift with -Xswiftc -target-cpu -Xswiftc native (scratch .build-bench-native)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+models=efficientnet-lite0,resnet50,vgg16,inception-v3
+reps=10
+rounds=2
+threads=2
+native=0
+build=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --models) models=$2; shift 2 ;;
+        --reps) reps=$2; shift 2 ;;
+        --rounds) rounds=$2; shift 2 ;;
+        --threads) threads=$2; shift 2 ;;
+        --native) native=1; shift ;;
+        --no-build) build=0; shift ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+done
+
+if [ $native = 1 ]; then
+    scratch=.build-bench-native
+    flags=(-Xswiftc -target-cpu -Xswiftc native)
+    export NEUROMASK_BENCH_BUILD_FLAGS="-target-cpu native"
+else
+    scratch=.build-bench
+    flags=()
+    export NEUROMASK_BENCH_BUILD_FLAGS=""
+fi
+if [ $build = 1 ]; then
+    swift build -c release --scratch-path "$scratch" --product neuromask-bench "${flags[@]}" >&2
+fi
+bench="$scratch/release/neuromask-bench"
+
+python3 -c "import torch" 2>/dev/null || {
+    echo "PyTorch is missing: pip install torch --index-url https://download.pytorch.org/whl/cpu" >&2
+    exit 1
+}
+
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+IFS=, read -r -a names <<<"$models"
+for model in "${names[@]}"; do
+    for ((round = 0; round < rounds; round++)); do
+        NEUROMASK_NUM_THREADS=$threads "$bench" --models "$model" --reps "$reps" --json | tee -a "$results"
+        # PyTorch's best allocator setting must be in the environment before Python starts.
+        MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1073741824 \
+            python3 Benchmarks/peers/pytorch_neuromask.py --models "$model" --reps "$reps" --threads "$threads" | tee -a "$results"
+    done
+done
+
+python3 - "$results" <<'EOF'
+import json, statistics, sys
+rows = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
+print()
+print("| model | threads | Swift fwd ms | PyTorch fwd ms | fwd ratio | Swift iter ms | PyTorch iter ms | iter ratio | Swift RSS MB | PyTorch RSS MB |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for model in dict.fromkeys(r["model"] for r in rows):
+    swift = [r for r in rows if r["model"] == model and r["framework"] == "neuromask-swift"]
+    torch = [r for r in rows if r["model"] == model and r["framework"].startswith("pytorch")]
+    if not swift or not torch:
+        continue
+    med = lambda rs, key: statistics.median(r[key] for r in rs)
+    sf, tf, si, ti = med(swift, "forward_ms"), med(torch, "forward_ms"), med(swift, "iteration_ms"), med(torch, "iteration_ms")
+    print("| %s | %d | %.1f | %.1f | %.2f | %.1f | %.1f | %.2f | %.0f | %.0f |" % (
+        model, swift[0]["threads"], sf, tf, sf / tf, si, ti, si / ti, max(r["peak_rss_mb"] for r in swift),
+        max(r["peak_rss_mb"] for r in torch)))
+EOF
