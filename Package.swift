@@ -57,5 +57,7 @@ let package = Package(
         .testTarget(
             name: "NMExplainTests", dependencies: ["NMExplain", "NMNets", "NMTensor", "NMTestSupport"],
             resources: [.copy("References")]),
+        // Runs the built `neuromask` binary end to end; the dependency makes `swift test` build it.
+        .testTarget(name: "NeuroMaskCLITests", dependencies: ["neuromask", "NMTensor"], resources: [.copy("Fixtures")]),
     ]
 )
