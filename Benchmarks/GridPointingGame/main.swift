@@ -6,7 +6,8 @@ import NMTensor
 // neuromask-gridgame: the grid pointing game (Böhle et al. 2022) on the bundled photos with the
 // pretrained EfficientNet-Lite0: 2×2 mosaics of four photos of different, confidently classified
 // classes; explain one cell's class on the whole mosaic; score = share of the map inside that
-// cell (chance 0.25). Each of the 4 cyclic arrangements is explained once per cell position.
+// cell (chance 0.25). Four cyclic arrangements; by default one cell each, so that every photo
+// and every cell position is explained once (`--cells all`: every cell of every arrangement).
 //
 // Usage: neuromask-gridgame [--presets paper,improved] [--tile N] [--cells all|diagonal] [--iterations N] [--json]
 
@@ -78,7 +79,9 @@ for name in options.presets {
     var iterations: [Int] = []
     var kept: [Float] = []
     for arrangement in 0..<4 {
-        let order = (0..<4).map { (arrangement + $0) % 4 }
+        // Shift the photos by 2·a cells and explain cell a (+ step): over the four arrangements
+        // every cell position and every photo is explained once.
+        let order = (0..<4).map { (2 * arrangement + $0) % 4 }
         let grid = try GridPointingGame.mosaic(order.map { tiles[$0] }, columns: 2)
         for step in 0..<options.cellsPerMosaic {
             let cell = (arrangement + step) % 4
