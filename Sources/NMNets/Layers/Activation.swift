@@ -9,15 +9,25 @@ public struct Activation: ParameterFreeLayer {
     public static let relu = Activation(.relu)
     public static let relu6 = Activation(.relu6)
 
+    /// The output for relu/relu6 (their derivative follows from it, and the input can be freed
+    /// early), the input otherwise.
     public struct Cache {
-        var input: Tensor
+        var saved: Tensor
+        var isOutput: Bool
     }
 
     public func forward(_ input: Tensor) -> (output: Tensor, cache: Cache) {
-        (activationForward(function, input), Cache(input: input))
+        let output = activationForward(function, input)
+        if function.derivativeFollowsFromOutput {
+            return (output, Cache(saved: output, isOutput: true))
+        }
+        return (output, Cache(saved: input, isOutput: false))
     }
 
     public func backward(_ gradOutput: Tensor, cache: Cache) -> Tensor {
-        activationBackward(function, gradOutput: gradOutput, input: cache.input)
+        if cache.isOutput {
+            return activationBackward(function, gradOutput: gradOutput, output: cache.saved)
+        }
+        return activationBackward(function, gradOutput: gradOutput, input: cache.saved)
     }
 }

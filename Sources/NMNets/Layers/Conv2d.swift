@@ -108,24 +108,24 @@ public struct Conv2d: Layer {
         var output: Tensor
         var cache = Cache(geometry: geometry, input: nil, columns: nil)
         if isDepthwise {
-            output = depthwiseConvolution(input, weight: weight, geometry: geometry)  // [N, C, OH, OW]
+            output = depthwiseConvolution(input, weight: weight, bias: bias, geometry: geometry)  // [N, C, OH, OW]
             cache.input = input
         } else if isPointwise(geometry) {
             let groupIn = inputChannels / groups
             output = matmul(
                 weight.reshaped([groups, groupOut, groupIn]),
-                input.reshaped([batch, groups, groupIn, geometry.columnCount]))  // [N, g, OC/g, H·W]
+                input.reshaped([batch, groups, groupIn, geometry.columnCount]), rowBias: bias)  // [N, g, OC/g, H·W]
             cache.input = input
         } else {
             let columns = im2col(input, geometry: geometry)  // [N, C·KH·KW, OH·OW]
             let groupRows = geometry.columnRows / groups
             output = matmul(
                 weight.reshaped([groups, groupOut, groupRows]),
-                columns.reshaped([batch, groups, groupRows, geometry.columnCount]))  // [N, g, OC/g, OH·OW]
+                columns.reshaped([batch, groups, groupRows, geometry.columnCount]), rowBias: bias)  // [N, g, OC/g, OH·OW]
             cache.columns = columns
         }
+        // The bias is already in: added by the depthwise kernel or the GEMM's initial C.
         output = output.reshaped([batch, outputChannels, outputHeight, outputWidth])
-        if let bias { output = channelAffine(output, scale: nil, shift: bias) }
         return (output, cache)
     }
 

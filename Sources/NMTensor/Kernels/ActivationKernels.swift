@@ -59,14 +59,17 @@ public func stableSigmoid(_ x: Float) -> Float {
 
 /// `f(input)` elementwise, split over the compute threads.
 public func activationForward(_ function: ActivationFunction, _ input: Tensor) -> Tensor {
-    var output = input
-    output.scalars.withUnsafeMutableBufferPointer { values in
-        let base = values.baseAddress!
-        parallelFor(values.count, minimumChunk: 1 << 15) { range in
-            switch function {
-            case .relu: for i in range { base[i] = base[i] > 0 ? base[i] : 0 }
-            case .relu6: for i in range { base[i] = min(max(base[i], 0), 6) }
-            default: for i in range { base[i] = function.value(base[i]) }
+    var output = uninitializedTensor(input.shape)
+    guard input.count > 0 else { return output }
+    input.scalars.withUnsafeBufferPointer { inputs in
+        output.scalars.withUnsafeMutableBufferPointer { outputs in
+            let (x, y) = (inputs.baseAddress!, outputs.baseAddress!)
+            parallelFor(inputs.count, minimumChunk: 1 << 16) { range in
+                switch function {
+                case .relu: clampRange(x, y, range, upper: .infinity)
+                case .relu6: clampRange(x, y, range, upper: 6)
+                default: for i in range { y[i] = function.value(x[i]) }
+                }
             }
         }
     }
@@ -76,18 +79,78 @@ public func activationForward(_ function: ActivationFunction, _ input: Tensor) -
 /// `gradOutput · f′(input)` elementwise, split over the compute threads.
 public func activationBackward(_ function: ActivationFunction, gradOutput: Tensor, input: Tensor) -> Tensor {
     precondition(gradOutput.shape == input.shape, "activationBackward: gradient \(gradOutput.shape) vs input \(input.shape)")
-    var gradInput = gradOutput
-    gradInput.scalars.withUnsafeMutableBufferPointer { gradients in
+    var gradInput = uninitializedTensor(input.shape)
+    guard input.count > 0 else { return gradInput }
+    gradOutput.scalars.withUnsafeBufferPointer { gradients in
         input.scalars.withUnsafeBufferPointer { inputs in
-            let base = gradients.baseAddress!, x = inputs.baseAddress!
-            parallelFor(gradients.count, minimumChunk: 1 << 15) { range in
-                switch function {
-                case .relu: for i in range { base[i] = x[i] > 0 ? base[i] : 0 }
-                case .relu6: for i in range { base[i] = x[i] > 0 && x[i] < 6 ? base[i] : 0 }
-                default: for i in range { base[i] *= function.derivative(x[i]) }
+            gradInput.scalars.withUnsafeMutableBufferPointer { results in
+                let (g, x, r) = (gradients.baseAddress!, inputs.baseAddress!, results.baseAddress!)
+                parallelFor(inputs.count, minimumChunk: 1 << 16) { range in
+                    switch function {
+                    case .relu: passInsideRange(g, x, r, range, upper: .infinity)
+                    case .relu6: passInsideRange(g, x, r, range, upper: 6)
+                    default: for i in range { r[i] = g[i] * function.derivative(x[i]) }
+                    }
                 }
             }
         }
     }
     return gradInput
+}
+
+/// `y[i] = min(max(x[i], 0), upper)` over `range`, 8 lanes at a time.
+@inline(__always)
+private func clampRange(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ range: Range<Int>, upper: Float) {
+    var i = range.lowerBound
+    let (zero, top) = (SIMD8<Float>(repeating: 0), SIMD8<Float>(repeating: upper))
+    while i &+ 8 <= range.upperBound {
+        let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(y + i).storeBytes(of: pointwiseMin(pointwiseMax(v, zero), top), as: SIMD8<Float>.self)
+        i &+= 8
+    }
+    while i < range.upperBound {
+        y[i] = min(max(x[i], 0), upper)
+        i &+= 1
+    }
+}
+
+/// `r[i] = 0 < x[i] < upper ? g[i] : 0` over `range`, 8 lanes at a time.
+@inline(__always)
+private func passInsideRange(
+    _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ r: UnsafeMutablePointer<Float>, _ range: Range<Int>, upper: Float
+) {
+    var i = range.lowerBound
+    let (zero, top) = (SIMD8<Float>(repeating: 0), SIMD8<Float>(repeating: upper))
+    while i &+ 8 <= range.upperBound {
+        let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+        var result = SIMD8<Float>(repeating: 0)
+        result.replace(with: UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self), where: (v .> zero) .& (v .< top))
+        UnsafeMutableRawPointer(r + i).storeBytes(of: result, as: SIMD8<Float>.self)
+        i &+= 8
+    }
+    while i < range.upperBound {
+        r[i] = x[i] > 0 && x[i] < upper ? g[i] : 0
+        i &+= 1
+    }
+}
+
+extension ActivationFunction {
+    /// Whether f′ can be read from the output f(x) as well as from x (relu, relu6: the output
+    /// lies strictly inside the linear part exactly when the input does).
+    public var derivativeFollowsFromOutput: Bool {
+        switch self {
+        case .relu, .relu6: return true
+        default: return false
+        }
+    }
+}
+
+/// `gradOutput · f′(x)` from the output `y = f(x)`, for functions with
+/// `derivativeFollowsFromOutput` (relu: y > 0; relu6: 0 < y < 6). Equals `activationBackward`
+/// on the input.
+public func activationBackward(_ function: ActivationFunction, gradOutput: Tensor, output: Tensor) -> Tensor {
+    precondition(function.derivativeFollowsFromOutput, "activationBackward(output:): \(function) needs its input")
+    // relu6 and relu are linear exactly where their output is strictly inside (0, 6) / (0, ∞),
+    // which is the same test on y as on x.
+    return activationBackward(function, gradOutput: gradOutput, input: output)
 }

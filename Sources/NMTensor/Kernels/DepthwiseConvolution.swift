@@ -6,69 +6,57 @@
 
 /// Depthwise convolution: each channel is convolved with its own filter.
 ///
-///     output[n, c, oh, ow] = Σ_kh Σ_kw weight[c, 0, kh, kw] · input[n, c, oh·SH − padTop + kh·DH, ow·SW − padLeft + kw·DW]
+///     output[n, c, oh, ow] = bias[c] + Σ_kh Σ_kw weight[c, 0, kh, kw] · input[n, c, oh·SH − padTop + kh·DH, ow·SW − padLeft + kw·DW]
 ///
-/// with zeros outside the input. Equals a grouped convolution with `groups == C` and no bias.
+/// with zeros outside the input. Equals a grouped convolution with `groups == C`.
 /// - Parameters:
 ///   - input: `[N, C, H, W]` with C, H, W as in `geometry`.
 ///   - weight: `[C, 1, KH, KW]`.
+///   - bias: `[C]`, or `nil` for none.
 ///   - geometry: kernel, stride, padding (e.g. TensorFlow SAME, asymmetric) and dilation.
 /// - Returns: `[N, C, OH, OW]`.
-public func depthwiseConvolution(_ input: Tensor, weight: Tensor, geometry: ConvGeometry) -> Tensor {
+public func depthwiseConvolution(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, geometry: ConvGeometry) -> Tensor {
     var output = Tensor.zeros([0])
-    depthwiseConvolution(input, weight: weight, geometry: geometry, into: &output)
+    depthwiseConvolution(input, weight: weight, bias: bias, geometry: geometry, into: &output)
     return output
 }
 
 /// `depthwiseConvolution` writing into a reusable buffer.
 /// - Parameter output: overwritten with `[N, C, OH, OW]`; keeps its storage when it already holds
 ///   that many elements, and is reallocated otherwise.
-public func depthwiseConvolution(_ input: Tensor, weight: Tensor, geometry: ConvGeometry, into output: inout Tensor) {
+public func depthwiseConvolution(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, geometry: ConvGeometry, into output: inout Tensor) {
     checkImageShape(input.shape, geometry: geometry, caller: "depthwiseConvolution")
     checkDepthwiseWeight(weight.shape, geometry: geometry, caller: "depthwiseConvolution")
+    precondition(bias.map { $0.count == geometry.channels } ?? true, "depthwiseConvolution: bias \(bias!.shape) for \(geometry.channels) channels")
     let batch = input.shape[0]
-    let (outputHeight, outputWidth) = (geometry.outputHeight, geometry.outputWidth)
-    prepareBuffer(&output, shape: [batch, geometry.channels, outputHeight, outputWidth])
+    let layout = PhaseLayout(geometry)
+    prepareBuffer(&output, shape: [batch, geometry.channels, layout.outputHeight, layout.outputWidth])
     guard output.count > 0 else { return }
-    output.scalars.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
-    guard input.count > 0 else { return }
-
-    let (channels, height, width) = (geometry.channels, geometry.inputHeight, geometry.inputWidth)
-    let (kernelHeight, kernelWidth) = (geometry.kernelHeight, geometry.kernelWidth)
-    let (strideHeight, strideWidth) = (geometry.strideHeight, geometry.strideWidth)
-    let rows = ConvolutionAxis(rowsOf: geometry)
-    let cols = ConvolutionAxis(columnsOf: geometry)
-    let validColumns = (0..<kernelWidth).map { cols.validOutputs(tap: $0) }
-    let (inputPlane, outputPlane, taps) = (height * width, outputHeight * outputWidth, kernelHeight * kernelWidth)
-
+    guard input.count > 0 else {
+        output.scalars.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        return
+    }
+    let channels = geometry.channels
+    let biasValues = bias?.scalars ?? [Float](repeating: 0, count: channels)
     input.scalars.withUnsafeBufferPointer { inputBuffer in
         weight.scalars.withUnsafeBufferPointer { weightBuffer in
-            output.scalars.withUnsafeMutableBufferPointer { outputBuffer in
-                let (source, weights, destination) = (inputBuffer.baseAddress!, weightBuffer.baseAddress!, outputBuffer.baseAddress!)
-                parallelFor(batch * channels, minimumChunk: planesPerChunk(workPerPlane: outputPlane &* taps)) { planes in
-                    for plane in planes {
-                        let image = source + plane &* inputPlane
-                        let filter = weights + (plane % channels) &* taps
-                        let result = destination + plane &* outputPlane
-                        for outputRow in 0..<outputHeight {
-                            let out = result + outputRow &* outputWidth
-                            for kernelRow in 0..<kernelHeight {
-                                let inputRow = outputRow &* strideHeight &+ rows.offset(tap: kernelRow)
-                                guard inputRow >= 0 && inputRow < height else { continue }
-                                for kernelColumn in 0..<kernelWidth {
-                                    let tapWeight = filter[kernelRow &* kernelWidth &+ kernelColumn]
-                                    let base = inputRow &* width &+ cols.offset(tap: kernelColumn)
-                                    if strideWidth == 1 {
-                                        for outputColumn in validColumns[kernelColumn] {
-                                            out[outputColumn] += tapWeight * image[base &+ outputColumn]
-                                        }
-                                    } else {
-                                        for outputColumn in validColumns[kernelColumn] {
-                                            out[outputColumn] += tapWeight * image[base &+ outputColumn &* strideWidth]
-                                        }
-                                    }
-                                }
-                            }
+            biasValues.withUnsafeBufferPointer { biasBuffer in
+                output.scalars.withUnsafeMutableBufferPointer { outputBuffer in
+                    let (source, weights, biases, destination) = (inputBuffer.baseAddress!, weightBuffer.baseAddress!, biasBuffer.baseAddress!, outputBuffer.baseAddress!)
+                    parallelFor(batch * channels, minimumChunk: planesPerChunk(workPerPlane: layout.outputPlane &* layout.taps)) { planes in
+                        // The zero-padded input plane, split by column phase modulo the stride:
+                        // every tap then reads a contiguous run. Padding stays zero across planes.
+                        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: layout.scratchCount)
+                        defer { scratch.deallocate() }
+                        scratch.initialize(repeating: 0, count: layout.scratchCount)
+                        let offsets = UnsafeMutablePointer<Int>.allocate(capacity: layout.taps)
+                        defer { offsets.deallocate() }
+                        layout.writeTapOffsets(offsets)
+                        for plane in planes {
+                            layout.scatter(source + plane &* layout.inputPlane, into: scratch)
+                            layout.correlate(
+                                scratch, taps: offsets, weights: weights + (plane % channels) &* layout.taps,
+                                bias: biases[plane % channels], into: destination + plane &* layout.outputPlane)
                         }
                     }
                 }
@@ -102,48 +90,189 @@ public func depthwiseConvolutionBackwardInput(_ gradOutput: Tensor, weight: Tens
     let (channels, height, width) = (geometry.channels, geometry.inputHeight, geometry.inputWidth)
     prepareBuffer(&gradInput, shape: [batch, channels, height, width])
     guard gradInput.count > 0 else { return }
-    gradInput.scalars.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
-    guard gradOutput.count > 0 else { return }
-
-    let (kernelHeight, kernelWidth) = (geometry.kernelHeight, geometry.kernelWidth)
-    let (outputHeight, outputWidth) = (geometry.outputHeight, geometry.outputWidth)
-    let (strideHeight, strideWidth) = (geometry.strideHeight, geometry.strideWidth)
-    let rows = ConvolutionAxis(rowsOf: geometry)
-    let cols = ConvolutionAxis(columnsOf: geometry)
-    let validColumns = (0..<kernelWidth).map { cols.validOutputs(tap: $0) }
-    let (inputPlane, outputPlane, taps) = (height * width, outputHeight * outputWidth, kernelHeight * kernelWidth)
-
+    guard gradOutput.count > 0 else {
+        gradInput.scalars.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        return
+    }
+    let layout = PhaseLayout(geometry)
     gradOutput.scalars.withUnsafeBufferPointer { gradOutputBuffer in
         weight.scalars.withUnsafeBufferPointer { weightBuffer in
             gradInput.scalars.withUnsafeMutableBufferPointer { gradInputBuffer in
                 let (source, weights, destination) = (gradOutputBuffer.baseAddress!, weightBuffer.baseAddress!, gradInputBuffer.baseAddress!)
                 // Each (n, c) plane of gradInput is written by exactly one chunk.
-                parallelFor(batch * channels, minimumChunk: planesPerChunk(workPerPlane: outputPlane &* taps)) { planes in
+                parallelFor(batch * channels, minimumChunk: planesPerChunk(workPerPlane: layout.outputPlane &* layout.taps)) { planes in
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: layout.scratchCount)
+                    defer { scratch.deallocate() }
+                    let offsets = UnsafeMutablePointer<Int>.allocate(capacity: layout.taps)
+                    defer { offsets.deallocate() }
+                    layout.writeTapOffsets(offsets)
                     for plane in planes {
-                        let gradient = source + plane &* outputPlane
-                        let filter = weights + (plane % channels) &* taps
-                        let result = destination + plane &* inputPlane
-                        for outputRow in 0..<outputHeight {
-                            let gradientRow = gradient + outputRow &* outputWidth
-                            for kernelRow in 0..<kernelHeight {
-                                let inputRow = outputRow &* strideHeight &+ rows.offset(tap: kernelRow)
-                                guard inputRow >= 0 && inputRow < height else { continue }
-                                for kernelColumn in 0..<kernelWidth {
-                                    let tapWeight = filter[kernelRow &* kernelWidth &+ kernelColumn]
-                                    let base = inputRow &* width &+ cols.offset(tap: kernelColumn)
-                                    if strideWidth == 1 {
-                                        for outputColumn in validColumns[kernelColumn] {
-                                            result[base &+ outputColumn] += tapWeight * gradientRow[outputColumn]
-                                        }
-                                    } else {
-                                        for outputColumn in validColumns[kernelColumn] {
-                                            result[base &+ outputColumn &* strideWidth] += tapWeight * gradientRow[outputColumn]
-                                        }
-                                    }
-                                }
-                            }
-                        }
+                        scratch.update(repeating: 0, count: layout.scratchCount)
+                        layout.accumulateTransposed(
+                            source + plane &* layout.outputPlane, taps: offsets, weights: weights + (plane % channels) &* layout.taps,
+                            into: scratch)
+                        layout.gather(scratch, into: destination + plane &* layout.inputPlane)
                     }
+                }
+            }
+        }
+    }
+}
+
+/// The zero-padded input plane of a depthwise convolution stored as `SW` column phases: phase p,
+/// row r, column j holds padded[r, j·SW + p]. Tap (kh, kw) of output (oh, ow) reads phase
+/// (kw·DW) mod SW, row oh·SH + kh·DH, column ow + (kw·DW) div SW: contiguous in ow for any stride.
+private struct PhaseLayout {
+    let height: Int, width: Int, top: Int, left: Int
+    let kernelHeight: Int, kernelWidth: Int, strideHeight: Int, strideWidth: Int, dilationHeight: Int, dilationWidth: Int
+    let outputHeight: Int, outputWidth: Int
+    let paddedHeight: Int, phaseWidth: Int
+
+    init(_ geometry: ConvGeometry) {
+        (height, width) = (geometry.inputHeight, geometry.inputWidth)
+        (top, left) = (geometry.padding.top, geometry.padding.left)
+        (kernelHeight, kernelWidth) = (geometry.kernelHeight, geometry.kernelWidth)
+        (strideHeight, strideWidth) = (geometry.strideHeight, geometry.strideWidth)
+        (dilationHeight, dilationWidth) = (geometry.dilationHeight, geometry.dilationWidth)
+        (outputHeight, outputWidth) = (geometry.outputHeight, geometry.outputWidth)
+        paddedHeight = height + geometry.padding.top + geometry.padding.bottom
+        let paddedWidth = width + geometry.padding.left + geometry.padding.right
+        phaseWidth = (paddedWidth + strideWidth - 1) / strideWidth
+    }
+
+    var inputPlane: Int { height * width }
+    var outputPlane: Int { outputHeight * outputWidth }
+    var taps: Int { kernelHeight * kernelWidth }
+    /// The phases plus 8 floats of slack for `correlate`'s last partial block.
+    var scratchCount: Int { strideWidth * paddedHeight * phaseWidth + 8 }
+
+    /// Offset in the scratch of tap (kh, kw) for output (0, 0).
+    func writeTapOffsets(_ offsets: UnsafeMutablePointer<Int>) {
+        for kernelRow in 0..<kernelHeight {
+            for kernelColumn in 0..<kernelWidth {
+                let shift = kernelColumn * dilationWidth
+                let phase = shift % strideWidth
+                offsets[kernelRow * kernelWidth + kernelColumn] = (phase * paddedHeight + kernelRow * dilationHeight) * phaseWidth + shift / strideWidth
+            }
+        }
+    }
+
+    /// Copies an input plane into the interior of the scratch (the padding is left untouched).
+    @inline(__always)
+    func scatter(_ image: UnsafePointer<Float>, into scratch: UnsafeMutablePointer<Float>) {
+        for row in 0..<height {
+            let source = image + row &* width
+            if strideWidth == 1 {
+                (scratch + ((row &+ top) &* phaseWidth &+ left)).update(from: source, count: width)
+                continue
+            }
+            for phase in 0..<strideWidth {
+                // Padded columns j·SW + phase that hold input column j·SW + phase − left.
+                let (first, end) = phaseColumns(phase)
+                let target = scratch + ((phase &* paddedHeight &+ row &+ top) &* phaseWidth)
+                var column = first &* strideWidth &+ phase &- left
+                for j in first..<end {
+                    target[j] = source[column]
+                    column &+= strideWidth
+                }
+            }
+        }
+    }
+
+    /// Reads the interior of the scratch back into an input-shaped plane.
+    @inline(__always)
+    func gather(_ scratch: UnsafePointer<Float>, into image: UnsafeMutablePointer<Float>) {
+        for row in 0..<height {
+            let destination = image + row &* width
+            if strideWidth == 1 {
+                destination.update(from: scratch + ((row &+ top) &* phaseWidth &+ left), count: width)
+                continue
+            }
+            for phase in 0..<strideWidth {
+                let (first, end) = phaseColumns(phase)
+                let source = scratch + ((phase &* paddedHeight &+ row &+ top) &* phaseWidth)
+                var column = first &* strideWidth &+ phase &- left
+                for j in first..<end {
+                    destination[column] = source[j]
+                    column &+= strideWidth
+                }
+            }
+        }
+    }
+
+    /// The phase columns j with `left ≤ j·SW + phase < left + width` (inside the input).
+    @inline(__always)
+    func phaseColumns(_ phase: Int) -> (Int, Int) {
+        let first = left > phase ? (left - phase + strideWidth - 1) / strideWidth : 0
+        let end = left + width > phase ? (left + width - phase + strideWidth - 1) / strideWidth : 0
+        return (first, max(first, end))
+    }
+
+    /// One output plane: `result[oh, ow] = bias + Σ_t weights[t] · scratch[oh·SH·phaseWidth + offsets[t] + ow]`,
+    /// 16 or 8 columns at a time in registers.
+    @inline(__always)
+    func correlate(
+        _ scratch: UnsafePointer<Float>, taps offsets: UnsafePointer<Int>, weights: UnsafePointer<Float>, bias: Float,
+        into result: UnsafeMutablePointer<Float>
+    ) {
+        let tapCount = taps
+        for outputRow in 0..<outputHeight {
+            let rowBase = scratch + outputRow &* strideHeight &* phaseWidth
+            let out = result + outputRow &* outputWidth
+            var column = 0
+            while column &+ 16 <= outputWidth {
+                var sum = SIMD16<Float>(repeating: 0)
+                for tap in 0..<tapCount {
+                    sum += weights[tap] * UnsafeRawPointer(rowBase + (offsets[tap] &+ column)).loadUnaligned(as: SIMD16<Float>.self)
+                }
+                // The bias last, as a separate bias add would round.
+                UnsafeMutableRawPointer(out + column).storeBytes(of: sum + bias, as: SIMD16<Float>.self)
+                column &+= 16
+            }
+            while column &+ 8 <= outputWidth {
+                var sum = SIMD8<Float>(repeating: 0)
+                for tap in 0..<tapCount {
+                    sum += weights[tap] * UnsafeRawPointer(rowBase + (offsets[tap] &+ column)).loadUnaligned(as: SIMD8<Float>.self)
+                }
+                UnsafeMutableRawPointer(out + column).storeBytes(of: sum + bias, as: SIMD8<Float>.self)
+                column &+= 8
+            }
+            if column < outputWidth {
+                // A last, partial block: 8 lanes computed (the scratch has 8 floats of slack to
+                // read), only the ones inside the row stored.
+                var sum = SIMD8<Float>(repeating: 0)
+                for tap in 0..<tapCount {
+                    sum += weights[tap] * UnsafeRawPointer(rowBase + (offsets[tap] &+ column)).loadUnaligned(as: SIMD8<Float>.self)
+                }
+                for lane in 0..<(outputWidth &- column) { out[column &+ lane] = sum[lane] + bias }
+            }
+        }
+    }
+
+    /// The adjoint of `correlate` (without bias): adds `weights[t] · gradient[oh, ow]` to
+    /// `scratch[oh·SH·phaseWidth + offsets[t] + ow]` for every tap and output.
+    @inline(__always)
+    func accumulateTransposed(
+        _ gradient: UnsafePointer<Float>, taps offsets: UnsafePointer<Int>, weights: UnsafePointer<Float>,
+        into scratch: UnsafeMutablePointer<Float>
+    ) {
+        for outputRow in 0..<outputHeight {
+            let rowBase = scratch + outputRow &* strideHeight &* phaseWidth
+            let gradientRow = gradient + outputRow &* outputWidth
+            for tap in 0..<taps {
+                let tapWeight = weights[tap]
+                let target = rowBase + offsets[tap]
+                var column = 0
+                while column &+ 8 <= outputWidth {
+                    let pointer = UnsafeMutableRawPointer(target + column)
+                    let updated = pointer.loadUnaligned(as: SIMD8<Float>.self)
+                        + tapWeight * UnsafeRawPointer(gradientRow + column).loadUnaligned(as: SIMD8<Float>.self)
+                    pointer.storeBytes(of: updated, as: SIMD8<Float>.self)
+                    column &+= 8
+                }
+                while column < outputWidth {
+                    target[column] += tapWeight * gradientRow[column]
+                    column &+= 1
                 }
             }
         }

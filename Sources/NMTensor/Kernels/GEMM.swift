@@ -89,9 +89,45 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     guard let batch = broadcastShapes(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2))) else {
         preconditionFailure("matmul: batch dimensions of \(a.shape) and \(b.shape) do not broadcast")
     }
-    var c = Tensor.zeros(batch + [m, n])
+    // gemm with beta 0 writes every entry of a full-batch C once: no need to zero it first.
+    var c = uninitializedTensor(batch + [m, n])
     gemm(a, b, into: &c, transposeA: transposeA, transposeB: transposeB)
     return c
+}
+
+/// `weight · input` per group plus a per-row bias, without a separate bias pass: the output is
+/// filled with the bias and OpenBLAS accumulates onto it (beta 1). A grouped convolution's GEMM.
+/// - Parameters:
+///   - weight: `[G, M, K]`.
+///   - input: `[N, G, K, L]`.
+///   - bias: `[G·M]` (row `m` of group `g` gets `bias[g·M + m]`), or `nil`.
+/// - Returns: `[N, G, M, L]`.
+public func matmul(_ weight: Tensor, _ input: Tensor, rowBias bias: Tensor?) -> Tensor {
+    precondition(weight.rank == 3 && input.rank == 4 && input.shape[1] == weight.shape[0] && input.shape[2] == weight.shape[2],
+        "matmul(rowBias:): weight \(weight.shape) and input \(input.shape) are not [G, M, K] and [N, G, K, L]")
+    guard let bias else { return matmul(weight, input) }
+    let (batch, groups, rows, length) = (input.shape[0], weight.shape[0], weight.shape[1], input.shape[3])
+    precondition(bias.count == groups * rows, "matmul(rowBias:): bias \(bias.shape) for \(groups * rows) rows")
+    var c = uninitializedTensor([batch, groups, rows, length])
+    c.scalars.withUnsafeMutableBufferPointer { output in
+        bias.scalars.withUnsafeBufferPointer { biases in
+            let (base, values) = (output.baseAddress!, biases.baseAddress!)
+            let rowCount = batch &* groups &* rows
+            parallelFor(rowCount, minimumChunk: max(1, 65_536 / max(1, length))) { range in
+                for row in range {
+                    (base + row &* length).update(repeating: values[row % (groups &* rows)], count: length)
+                }
+            }
+        }
+    }
+    gemm(weight, input, into: &c, beta: 1)
+    return c
+}
+
+/// A tensor whose scalars are left uninitialised, for outputs a kernel overwrites completely.
+func uninitializedTensor(_ shape: [Int]) -> Tensor {
+    let count = elementCount(shape)
+    return Tensor(shape: shape, scalars: [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count })
 }
 
 /// Strides (in elements) of each broadcast batch axis for an operand whose own batch shape is
