@@ -37,8 +37,10 @@ public enum ExplanationMethod: String, CaseIterable, Sendable {
         public init() {}
     }
 
-    /// The explainer with its defaults, adjusted by `overrides`.
-    /// - Parameter imageSize: the longer side of the images it will explain (NeuroMask's presets depend on it).
+    /// The explainer with its defaults, adjusted by `overrides`. Window and mask sizes given in
+    /// pixels for 224-pixel images (occlusion, meaningful and extremal perturbation) and
+    /// NeuroMask's presets are scaled to `imageSize`.
+    /// - Parameter imageSize: the longer side of the images it will explain.
     public func makeExplainer(classifier: ImageClassifier, imageSize: Int, overrides: Overrides = .init()) -> any Explainer {
         switch self {
         case .neuromask:
@@ -64,7 +66,7 @@ public enum ExplanationMethod: String, CaseIterable, Sendable {
         case .gradCAMPlusPlus:
             return GradCAMPlusPlus(classifier: classifier)
         case .occlusion:
-            var configuration = Occlusion.Configuration()
+            var configuration = Occlusion.Configuration.scaled(toImageSize: imageSize)
             if let batchSize = overrides.batchSize { configuration.batchSize = batchSize }
             return Occlusion(classifier: classifier, configuration: configuration)
         case .rise:
@@ -78,12 +80,12 @@ public enum ExplanationMethod: String, CaseIterable, Sendable {
             if let batchSize = overrides.batchSize { configuration.batchSize = batchSize }
             return LIME(classifier: classifier, configuration: configuration)
         case .meaningfulPerturbation:
-            var configuration = MeaningfulPerturbation.Configuration()
+            var configuration = MeaningfulPerturbation.Configuration.scaled(toImageSize: imageSize)
             configuration.seed = overrides.seed
             if let iterations = overrides.iterations { configuration.iterations = iterations }
             return MeaningfulPerturbation(classifier: classifier, configuration: configuration)
         case .extremalPerturbation:
-            var configuration = ExtremalPerturbation.Configuration()
+            var configuration = ExtremalPerturbation.Configuration.scaled(toImageSize: imageSize)
             if let iterations = overrides.iterations { configuration.iterations = iterations }
             return ExtremalPerturbation(classifier: classifier, configuration: configuration)
         }
