@@ -1,20 +1,36 @@
 // nmtensor-bench: NMTensor's kernels against direct BLAS calls and against each other.
 //
-//     swift run -c release -Xswiftc -target-cpu -Xswiftc native nmtensor-bench [--quick]
+//     swift run -c release -Xswiftc -target-cpu -Xswiftc native nmtensor-bench [--quick] [--repetitions N]
 //
 // Prints, for square and ResNet-50 convolution GEMM shapes, the median GFLOP/s of NMTensor's
 // `gemm(_:_:into:)` and of a direct cblas_sgemm on the same buffers (alternating), their ratio
 // (the issue requires ≤ 1.05), then im2col/col2im throughput and the direct depthwise kernels
-// against im2col + GEMM on EfficientNet-Lite0-like layers. `--quick` runs in seconds.
+// against im2col + GEMM on EfficientNet-Lite0-like layers. `--quick` runs in seconds; on a
+// loaded machine, `--repetitions 61` steadies the medians.
 
 import Foundation
 import NMTensor
 
-let arguments = CommandLine.arguments.dropFirst()
-let isQuick = arguments.contains("--quick")
-if let unknown = arguments.first(where: { $0 != "--quick" }) {
-    print("nmtensor-bench: unknown argument '\(unknown)'. Usage: nmtensor-bench [--quick]")
-    exit(2)
+let usage = "Usage: nmtensor-bench [--quick] [--repetitions N]  (N ≥ 3 timed runs per case; default 15, 5 with --quick)"
+var isQuick = false
+var requestedRepetitions: Int?
+var remaining = Array(CommandLine.arguments.dropFirst())
+while !remaining.isEmpty {
+    let argument = remaining.removeFirst()
+    switch argument {
+    case "--quick":
+        isQuick = true
+    case "--repetitions":
+        guard let text = remaining.first, let value = Int(text), value >= 3 else {
+            print("nmtensor-bench: --repetitions needs an integer ≥ 3. \(usage)")
+            exit(2)
+        }
+        remaining.removeFirst()
+        requestedRepetitions = value
+    default:
+        print("nmtensor-bench: unknown argument '\(argument)'. \(usage)")
+        exit(2)
+    }
 }
 
 #if DEBUG
@@ -27,12 +43,12 @@ print("build: \(buildMode)")
 print("threads: ComputeThreads.count = \(ComputeThreads.count); \(ComputeThreads.blasDescription)")
 print("")
 
-let repetitions = isQuick ? 5 : 15
+let repetitions = requestedRepetitions ?? (isQuick ? 5 : 15)
 var shapes: [GEMMShape] = [
     GEMMShape(label: "square 1024", m: 1024, k: 1024, n: 1024, repetitions: repetitions),
 ]
 if !isQuick {
-    shapes.append(GEMMShape(label: "square 2048", m: 2048, k: 2048, n: 2048, repetitions: 9))
+    shapes.append(GEMMShape(label: "square 2048", m: 2048, k: 2048, n: 2048, repetitions: max(9, repetitions * 3 / 5)))
 }
 shapes += [
     GEMMShape(label: "ResNet-50 layer1 3x3 (64x576·3136)", m: 64, k: 576, n: 3136, repetitions: repetitions * 2),
