@@ -9,6 +9,7 @@
 #   --rounds   alternating rounds per model (default 2); the table takes the median over rounds
 #   --threads  threads on both sides (default 2)
 #   --native   build Swift with -Xswiftc -target-cpu -Xswiftc native (scratch .build-bench-native)
+#   --scratch  use this SwiftPM scratch path instead (with --no-build: an existing build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,7 @@ rounds=2
 threads=2
 native=0
 build=1
+scratch_override=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --models) models=$2; shift 2 ;;
@@ -26,6 +28,7 @@ while [ $# -gt 0 ]; do
         --threads) threads=$2; shift 2 ;;
         --native) native=1; shift ;;
         --no-build) build=0; shift ;;
+        --scratch) scratch_override=$2; shift 2 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -39,6 +42,7 @@ else
     flags=()
     export NEUROMASK_BENCH_BUILD_FLAGS=""
 fi
+if [ -n "$scratch_override" ]; then scratch=$scratch_override; fi
 if [ $build = 1 ]; then
     swift build -c release --scratch-path "$scratch" --product neuromask-bench "${flags[@]}" >&2
 fi

@@ -105,7 +105,9 @@ private func clampRange(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Flo
     let (zero, top) = (SIMD8<Float>(repeating: 0), SIMD8<Float>(repeating: upper))
     while i &+ 8 <= range.upperBound {
         let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-        UnsafeMutableRawPointer(y + i).storeBytes(of: pointwiseMin(pointwiseMax(v, zero), top), as: SIMD8<Float>.self)
+        // replacing(where:) inlines; the generic pointwiseMin/Max do not (a call per vector).
+        let clamped = v.replacing(with: zero, where: v .< zero).replacing(with: top, where: v .> top)
+        UnsafeMutableRawPointer(y + i).storeBytes(of: clamped, as: SIMD8<Float>.self)
         i &+= 8
     }
     while i < range.upperBound {

@@ -1,4 +1,5 @@
 import CBLASShim
+import Foundation
 
 /// General matrix multiply through OpenBLAS `sgemm`, batched with NumPy-style broadcasting:
 ///
@@ -38,7 +39,9 @@ public func gemm(
     let batchCount = elementCount(batch)
     let cBatchCount = elementCount(cBatch)
     guard m > 0 && n > 0 else { return }
-    _ = ComputeThreads.count  // configures OpenBLAS's pool on first use
+    let threads = ComputeThreads.count  // configures OpenBLAS's pool on first use
+    let splitsItself = threads > 1 && GEMMThreading.splitsItself
+    if splitsItself && nm_get_num_threads() != 1 { nm_set_num_threads(1) }
 
     a.scalars.withUnsafeBufferPointer { aBuffer in
         b.scalars.withUnsafeBufferPointer { bBuffer in
@@ -60,11 +63,11 @@ public func gemm(
                     if k == 0 {
                         for i in 0..<(m * n) { cPointer[i] = effectiveBeta == 0 ? 0 : effectiveBeta * cPointer[i] }
                     } else {
-                        nm_sgemm(
-                            transposeA ? 1 : 0, transposeB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha,
-                            aBuffer.baseAddress! + aOffset, Int32(max(1, aCols)),
-                            bBuffer.baseAddress! + bOffset, Int32(max(1, bCols)),
-                            effectiveBeta, cPointer, Int32(max(1, n)))
+                        splitSGEMM(
+                            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                            a: aBuffer.baseAddress! + aOffset, lda: max(1, aCols),
+                            b: bBuffer.baseAddress! + bOffset, ldb: max(1, bCols),
+                            beta: effectiveBeta, c: cPointer, ldc: max(1, n), threads: splitsItself ? threads : 1)
                     }
                     // Advance the row-major multi-index.
                     var axis = batch.count - 1
@@ -141,4 +144,55 @@ private func broadcastStrides(_ own: [Int], to batch: [Int], matrixSize: Int) ->
         running *= padded[axis]
     }
     return strides
+}
+
+/// How `gemm` uses threads. Default: OpenBLAS threads each product itself. With the environment
+/// variable `NEUROMASK_BLAS_THREADING=split`, OpenBLAS runs single-threaded and `gemm` splits each
+/// product's larger output dimension over the compute threads (OpenBLAS's idle workers spin in
+/// `sched_yield`, which costs a loaded machine dearly: 10–30 % faster Lite0 iterations there), at
+/// the price of a different floating-point rounding than OpenBLAS's own threading.
+enum GEMMThreading {
+    static let splitsItself: Bool = {
+        guard let value = getenv("NEUROMASK_BLAS_THREADING") else { return false }
+        return String(cString: value) == "split"
+    }()
+}
+
+/// One `sgemm` (row-major), its output split into `threads` blocks of rows or columns that run
+/// concurrently, each a single-threaded OpenBLAS call. Small products run in one call.
+private func splitSGEMM(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int
+) {
+    let work = m * n * k
+    let parts = work < 1 << 18 ? 1 : min(threads, max(m, n) / 16)
+    if parts <= 1 {
+        nm_sgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        return
+    }
+    let splitsColumns = n >= m
+    let extent = splitsColumns ? n : m
+    // Block edges on multiples of 16 so that each block keeps OpenBLAS's full-width kernels.
+    let blocks = (extent + 15) / 16
+    parallelFor(parts) { range in
+        for part in range {
+            let start = min(extent, blocks * part / parts * 16)
+            let end = min(extent, blocks * (part + 1) / parts * 16)
+            guard end > start else { continue }
+            if splitsColumns {
+                // C[:, start..<end] = op(A) · op(B)[:, start..<end]
+                let bBlock = transposeB ? b + start * ldb : b + start
+                nm_sgemm(
+                    transposeA ? 1 : 0, transposeB ? 1 : 0, Int32(m), Int32(end - start), Int32(k), alpha, a, Int32(lda),
+                    bBlock, Int32(ldb), beta, c + start, Int32(ldc))
+            } else {
+                // C[start..<end, :] = op(A)[start..<end, :] · op(B)
+                let aBlock = transposeA ? a + start : a + start * lda
+                nm_sgemm(
+                    transposeA ? 1 : 0, transposeB ? 1 : 0, Int32(end - start), Int32(n), Int32(k), alpha, aBlock, Int32(lda),
+                    b, Int32(ldb), beta, c + start * ldc, Int32(ldc))
+            }
+        }
+    }
 }
