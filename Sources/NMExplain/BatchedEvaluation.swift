@@ -12,15 +12,29 @@ extension ImageClassifier {
     public func targetProbabilities(
         count: Int, target: Int, batchSize: Int, makeImage: (Int) -> Tensor
     ) -> [Float] {
-        precondition(batchSize >= 1, "targetProbabilities: batch size must be ≥ 1")
+        targetValues(count: count, target: target, batchSize: batchSize, makeImage: makeImage) { softmax($0) }
+    }
+
+    /// As `targetProbabilities`, but the raw logits f(x_i)[target].
+    public func targetLogits(
+        count: Int, target: Int, batchSize: Int, makeImage: (Int) -> Tensor
+    ) -> [Float] {
+        targetValues(count: count, target: target, batchSize: batchSize, makeImage: makeImage) { $0 }
+    }
+
+    /// Column `target` of `transform(logits)` for every image, batch by batch.
+    private func targetValues(
+        count: Int, target: Int, batchSize: Int, makeImage: (Int) -> Tensor, transform: (Tensor) -> Tensor
+    ) -> [Float] {
+        precondition(batchSize >= 1, "batched evaluation: batch size must be ≥ 1")
         var result: [Float] = []
         result.reserveCapacity(count)
         var start = 0
         while start < count {
             let end = min(start + batchSize, count)
             let batch = Tensor.concatenated((start..<end).map(makeImage), alongAxis: 0)  // [B, 3, H, W]
-            let probabilities = self.probabilities(batch)  // [B, classCount]
-            for row in 0..<(end - start) { result.append(probabilities.scalars[row * classCount + target]) }
+            let values = transform(logits(batch))  // [B, classCount]
+            for row in 0..<(end - start) { result.append(values.scalars[row * classCount + target]) }
             start = end
         }
         return result

@@ -73,18 +73,7 @@ extension ImageClassifier {
         case .probability:
             return targetProbabilities(count: count, target: target, batchSize: batchSize, makeImage: makeImage)
         case .logit:
-            precondition(batchSize >= 1, "targetScores: batch size must be ≥ 1")
-            var result: [Float] = []
-            result.reserveCapacity(count)
-            var start = 0
-            while start < count {
-                let end = min(start + batchSize, count)
-                let batch = Tensor.concatenated((start..<end).map(makeImage), alongAxis: 0)  // [B, 3, H, W]
-                let logits = self.logits(batch)  // [B, classCount]
-                for row in 0..<(end - start) { result.append(logits.scalars[row * classCount + target]) }
-                start = end
-            }
-            return result
+            return targetLogits(count: count, target: target, batchSize: batchSize, makeImage: makeImage)
         }
     }
 
