@@ -160,9 +160,7 @@ public struct Conv2d: Layer {
             let gradOutputGroups = gradOutput.reshaped([batch, groups, groupOut, length])  // [N, g, OC/g, OH·OW]
             let gradColumns = matmul(weight.reshaped([groups, groupOut, groupRows]), gradOutputGroups, transposeA: true)
                 .reshaped([batch, geometry.columnRows, length])  // [N, C·KH·KW, OH·OW]
-            var image = Tensor.zeros([batch, inputChannels, geometry.inputHeight, geometry.inputWidth])
-            col2im(gradColumns, geometry: geometry, into: &image)
-            gradInput = image
+            gradInput = col2im(gradColumns, geometry: geometry)  // [N, C, H, W]
             if parameterGradients {
                 var gradWeight = Tensor.zeros([groups, groupOut, groupRows])
                 gemm(gradOutputGroups, columns.reshaped([batch, groups, groupRows, length]), into: &gradWeight, transposeB: true)

@@ -21,6 +21,11 @@ public struct ImageClassifier: Sendable {
     /// The name of the last convolutional block's output in `network` (Grad-CAM's default
     /// layer), if the architecture has one.
     public let featureLayer: String?
+    /// The buffer pool that `logits`, `inputGradient` and `layerGradients` draw from, so that
+    /// repeated calls at one input size allocate no tensor storage (shared by copies of this
+    /// classifier; a call that finds it busy runs without it). It keeps about one pass's peak
+    /// of activations between calls: `workspace.releaseBuffers()` frees them.
+    public let workspace = TensorWorkspace()
 
     /// - Parameters:
     ///   - normalization: maps pixels in [0, 1] to the network's input; becomes the entry "normalize".
@@ -45,7 +50,7 @@ public struct ImageClassifier: Sendable {
 
     /// Logits `[N, classCount]` for pixels `[N, 3, H, W]` in [0, 1].
     public func logits(_ pixels: Tensor) -> Tensor {
-        network.forward(pixels).output
+        workspace.run { network.forward(pixels).output }
     }
 
     /// The class probabilities `[N, classCount]`.
@@ -56,11 +61,13 @@ public struct ImageClassifier: Sendable {
     /// Runs forward, asks `lossGradient` for ∂L/∂logits given the logits, and returns the logits
     /// and ∂L/∂pixels `[N, 3, H, W]`. No parameter gradients are computed.
     public func inputGradient(_ pixels: Tensor, lossGradient: (Tensor) -> Tensor) -> (logits: Tensor, gradPixels: Tensor) {
-        let (logits, cache) = network.forward(pixels)
-        let gradLogits = lossGradient(logits)
-        precondition(gradLogits.shape == logits.shape, "inputGradient: loss gradient \(gradLogits.shape) for logits \(logits.shape)")
-        let (gradPixels, _) = network.backward(gradLogits, cache: cache, parameterGradients: false)
-        return (logits, gradPixels)
+        workspace.run {
+            let (logits, cache) = network.forward(pixels)
+            let gradLogits = lossGradient(logits)
+            precondition(gradLogits.shape == logits.shape, "inputGradient: loss gradient \(gradLogits.shape) for logits \(logits.shape)")
+            let (gradPixels, _) = network.backward(gradLogits, cache: cache, parameterGradients: false)
+            return (logits, gradPixels)
+        }
     }
 
     /// Like `inputGradient`, and also returns the activations of the named layers and the
@@ -68,9 +75,11 @@ public struct ImageClassifier: Sendable {
     public func layerGradients(
         _ pixels: Tensor, layers names: Set<String>, lossGradient: (Tensor) -> Tensor
     ) -> (logits: Tensor, gradPixels: Tensor, activations: [String: Tensor], activationGradients: [String: Tensor]) {
-        let (logits, cache, activations) = network.forward(pixels, capturing: names)
-        let gradLogits = lossGradient(logits)
-        let (gradPixels, _, gradients) = network.backward(gradLogits, cache: cache, parameterGradients: false, capturing: names)
-        return (logits, gradPixels, activations, gradients)
+        workspace.run {
+            let (logits, cache, activations) = network.forward(pixels, capturing: names)
+            let gradLogits = lossGradient(logits)
+            let (gradPixels, _, gradients) = network.backward(gradLogits, cache: cache, parameterGradients: false, capturing: names)
+            return (logits, gradPixels, activations, gradients)
+        }
     }
 }

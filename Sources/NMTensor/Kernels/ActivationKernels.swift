@@ -59,43 +59,43 @@ public func stableSigmoid(_ x: Float) -> Float {
 
 /// `f(input)` elementwise, split over the compute threads.
 public func activationForward(_ function: ActivationFunction, _ input: Tensor) -> Tensor {
-    var output = uninitializedTensor(input.shape)
-    guard input.count > 0 else { return output }
-    input.scalars.withUnsafeBufferPointer { inputs in
-        output.scalars.withUnsafeMutableBufferPointer { outputs in
-            let (x, y) = (inputs.baseAddress!, outputs.baseAddress!)
-            parallelFor(inputs.count, minimumChunk: 1 << 16) { range in
-                switch function {
-                case .relu: clampRange(x, y, range, upper: .infinity)
-                case .relu6: clampRange(x, y, range, upper: 6)
-                default: for i in range { y[i] = function.value(x[i]) }
-                }
-            }
-        }
-    }
-    return output
-}
-
-/// `gradOutput · f′(input)` elementwise, split over the compute threads.
-public func activationBackward(_ function: ActivationFunction, gradOutput: Tensor, input: Tensor) -> Tensor {
-    precondition(gradOutput.shape == input.shape, "activationBackward: gradient \(gradOutput.shape) vs input \(input.shape)")
-    var gradInput = uninitializedTensor(input.shape)
-    guard input.count > 0 else { return gradInput }
-    gradOutput.scalars.withUnsafeBufferPointer { gradients in
+    reusableTensor(input.shape) { output in
+        guard input.count > 0 else { return }
         input.scalars.withUnsafeBufferPointer { inputs in
-            gradInput.scalars.withUnsafeMutableBufferPointer { results in
-                let (g, x, r) = (gradients.baseAddress!, inputs.baseAddress!, results.baseAddress!)
+            output.scalars.withUnsafeMutableBufferPointer { outputs in
+                let (x, y) = (inputs.baseAddress!, outputs.baseAddress!)
                 parallelFor(inputs.count, minimumChunk: 1 << 16) { range in
                     switch function {
-                    case .relu: passInsideRange(g, x, r, range, upper: .infinity)
-                    case .relu6: passInsideRange(g, x, r, range, upper: 6)
-                    default: for i in range { r[i] = g[i] * function.derivative(x[i]) }
+                    case .relu: clampRange(x, y, range, upper: .infinity)
+                    case .relu6: clampRange(x, y, range, upper: 6)
+                    default: for i in range { y[i] = function.value(x[i]) }
                     }
                 }
             }
         }
     }
-    return gradInput
+}
+
+/// `gradOutput · f′(input)` elementwise, split over the compute threads.
+public func activationBackward(_ function: ActivationFunction, gradOutput: Tensor, input: Tensor) -> Tensor {
+    precondition(gradOutput.shape == input.shape, "activationBackward: gradient \(gradOutput.shape) vs input \(input.shape)")
+    return reusableTensor(input.shape) { gradInput in
+        guard input.count > 0 else { return }
+        gradOutput.scalars.withUnsafeBufferPointer { gradients in
+            input.scalars.withUnsafeBufferPointer { inputs in
+                gradInput.scalars.withUnsafeMutableBufferPointer { results in
+                    let (g, x, r) = (gradients.baseAddress!, inputs.baseAddress!, results.baseAddress!)
+                    parallelFor(inputs.count, minimumChunk: 1 << 16) { range in
+                        switch function {
+                        case .relu: passInsideRange(g, x, r, range, upper: .infinity)
+                        case .relu6: passInsideRange(g, x, r, range, upper: 6)
+                        default: for i in range { r[i] = g[i] * function.derivative(x[i]) }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// `y[i] = min(max(x[i], 0), upper)` over `range`, 8 lanes at a time.

@@ -12,21 +12,24 @@ public func channelAffine(_ input: Tensor, scale: Tensor?, shift: Tensor?) -> Te
     let plane = channels == 0 || batch == 0 ? 0 : input.count / (batch * channels)
     precondition(scale.map { $0.count == channels } ?? true, "channelAffine: scale \(scale!.shape) for \(channels) channels")
     precondition(shift.map { $0.count == channels } ?? true, "channelAffine: shift \(shift!.shape) for \(channels) channels")
-    var output = input
     let scaleValues = scale?.scalars ?? [Float](repeating: 1, count: channels)
     let shiftValues = shift?.scalars ?? [Float](repeating: 0, count: channels)
-    output.scalars.withUnsafeMutableBufferPointer { out in
-        let base = out.baseAddress!
-        parallelFor(batch * channels, minimumChunk: max(1, 16384 / max(plane, 1))) { planes in
-            for planeIndex in planes {
-                let c = planeIndex % channels
-                let a = scaleValues[c], b = shiftValues[c]
-                let start = base + planeIndex &* plane
-                for i in 0..<plane { start[i] = start[i] * a + b }
+    return reusableTensor(input.shape) { output in
+        guard output.count > 0 else { return }
+        input.scalars.withUnsafeBufferPointer { source in
+            output.scalars.withUnsafeMutableBufferPointer { out in
+                let (from, to) = (source.baseAddress!, out.baseAddress!)
+                parallelFor(batch * channels, minimumChunk: max(1, 16384 / max(plane, 1))) { planes in
+                    for planeIndex in planes {
+                        let c = planeIndex % channels
+                        let a = scaleValues[c], b = shiftValues[c]
+                        let offset = planeIndex &* plane
+                        for i in offset..<(offset &+ plane) { to[i] = from[i] * a + b }
+                    }
+                }
             }
         }
     }
-    return output
 }
 
 /// Σ over batch and spatial positions, per channel: `[N, C, ...] → [C]` (accumulated in Double).

@@ -16,9 +16,10 @@
 ///   - geometry: kernel, stride, padding (e.g. TensorFlow SAME, asymmetric) and dilation.
 /// - Returns: `[N, C, OH, OW]`.
 public func depthwiseConvolution(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, geometry: ConvGeometry) -> Tensor {
-    var output = Tensor.zeros([0])
-    depthwiseConvolution(input, weight: weight, bias: bias, geometry: geometry, into: &output)
-    return output
+    checkImageShape(input.shape, geometry: geometry, caller: "depthwiseConvolution")
+    return reusableTensor([input.shape[0], geometry.channels, geometry.outputHeight, geometry.outputWidth]) { output in
+        depthwiseConvolution(input, weight: weight, bias: bias, geometry: geometry, into: &output)
+    }
 }
 
 /// `depthwiseConvolution` writing into a reusable buffer.
@@ -75,9 +76,10 @@ public func depthwiseConvolution(_ input: Tensor, weight: Tensor, bias: Tensor? 
 ///   - geometry: the forward geometry.
 /// - Returns: `[N, C, H, W]`.
 public func depthwiseConvolutionBackwardInput(_ gradOutput: Tensor, weight: Tensor, geometry: ConvGeometry) -> Tensor {
-    var gradInput = Tensor.zeros([0])
-    depthwiseConvolutionBackwardInput(gradOutput, weight: weight, geometry: geometry, into: &gradInput)
-    return gradInput
+    checkOutputShape(gradOutput.shape, geometry: geometry, caller: "depthwiseConvolutionBackwardInput")
+    return reusableTensor([gradOutput.shape[0], geometry.channels, geometry.inputHeight, geometry.inputWidth]) { gradInput in
+        depthwiseConvolutionBackwardInput(gradOutput, weight: weight, geometry: geometry, into: &gradInput)
+    }
 }
 
 /// `depthwiseConvolutionBackwardInput` writing into a reusable buffer.

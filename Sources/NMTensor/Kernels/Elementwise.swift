@@ -21,13 +21,12 @@ let elementwiseMinimumChunk = 1 << 15
 @inline(__always)
 func mapScalars(_ input: [Float], _ transform: (Float) -> Float) -> [Float] {
     let count = input.count
-    return [Float](unsafeUninitializedCapacity: count) { output, initializedCount in
+    return reusableScalars(count) { output in
         input.withUnsafeBufferPointer { source in
             for index in 0..<count {
                 output[index] = transform(source[index])
             }
         }
-        initializedCount = count
     }
 }
 
@@ -36,7 +35,7 @@ func mapScalars(_ input: [Float], _ transform: (Float) -> Float) -> [Float] {
 @inline(__always)
 func mapScalarsInParallel(_ input: [Float], _ transform: (Float) -> Float) -> [Float] {
     let count = input.count
-    return [Float](unsafeUninitializedCapacity: count) { output, initializedCount in
+    return reusableScalars(count) { output in
         input.withUnsafeBufferPointer { source in
             parallelFor(count, minimumChunk: elementwiseMinimumChunk) { range in
                 for index in range {
@@ -44,7 +43,6 @@ func mapScalarsInParallel(_ input: [Float], _ transform: (Float) -> Float) -> [F
                 }
             }
         }
-        initializedCount = count
     }
 }
 
@@ -64,7 +62,7 @@ func mapScalarsInPlace(_ values: inout [Float], _ transform: (Float) -> Float) {
 func zipScalars(_ lhs: [Float], _ rhs: [Float], _ combine: (Float, Float) -> Float) -> [Float] {
     precondition(lhs.count == rhs.count, "zipScalars: \(lhs.count) vs \(rhs.count) scalars")
     let count = lhs.count
-    return [Float](unsafeUninitializedCapacity: count) { output, initializedCount in
+    return reusableScalars(count) { output in
         lhs.withUnsafeBufferPointer { left in
             rhs.withUnsafeBufferPointer { right in
                 for index in 0..<count {
@@ -72,7 +70,6 @@ func zipScalars(_ lhs: [Float], _ rhs: [Float], _ combine: (Float, Float) -> Flo
                 }
             }
         }
-        initializedCount = count
     }
 }
 
@@ -203,7 +200,7 @@ func broadcastZip(_ lhs: Tensor, _ rhs: Tensor, shape: [Int], _ combine: (Float,
         strides: [broadcastingStrides(of: lhs.shape, to: shape), broadcastingStrides(of: rhs.shape, to: shape), rowMajorStrides(shape)])
     let rowLength = iteration.rowLength
     let (leftStep, rightStep) = (iteration.rowStrides[0], iteration.rowStrides[1])
-    return [Float](unsafeUninitializedCapacity: count) { output, initializedCount in
+    return reusableScalars(count) { output in
         lhs.scalars.withUnsafeBufferPointer { left in
             rhs.scalars.withUnsafeBufferPointer { right in
                 iteration.forEachRow(in: 0..<(count == 0 ? 0 : iteration.rowCount), baseOffsets: [0, 0, 0]) { offsets in
@@ -225,7 +222,6 @@ func broadcastZip(_ lhs: Tensor, _ rhs: Tensor, shape: [Int], _ combine: (Float,
                 }
             }
         }
-        initializedCount = count
     }
 }
 
@@ -243,7 +239,7 @@ func gatherStrided(_ source: [Float], offset: Int = 0, strides: [Int], shape: [I
     let iteration = StridedIteration(shape: shape, strides: [strides, rowMajorStrides(shape)])
     let rowLength = iteration.rowLength
     let step = iteration.rowStrides[0]
-    return [Float](unsafeUninitializedCapacity: count) { output, initializedCount in
+    return reusableScalars(count) { output in
         source.withUnsafeBufferPointer { input in
             let minimumRows = max(1, elementwiseMinimumChunk / rowLength)
             parallelFor(iteration.rowCount, minimumChunk: minimumRows) { rows in
@@ -257,7 +253,6 @@ func gatherStrided(_ source: [Float], offset: Int = 0, strides: [Int], shape: [I
                 }
             }
         }
-        initializedCount = count
     }
 }
 

@@ -93,9 +93,9 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
         preconditionFailure("matmul: batch dimensions of \(a.shape) and \(b.shape) do not broadcast")
     }
     // gemm with beta 0 writes every entry of a full-batch C once: no need to zero it first.
-    var c = uninitializedTensor(batch + [m, n])
-    gemm(a, b, into: &c, transposeA: transposeA, transposeB: transposeB)
-    return c
+    return reusableTensor(batch + [m, n]) { c in
+        gemm(a, b, into: &c, transposeA: transposeA, transposeB: transposeB)
+    }
 }
 
 /// `weight · input` per group plus a per-row bias, without a separate bias pass: the output is
@@ -111,26 +111,20 @@ public func matmul(_ weight: Tensor, _ input: Tensor, rowBias bias: Tensor?) -> 
     guard let bias else { return matmul(weight, input) }
     let (batch, groups, rows, length) = (input.shape[0], weight.shape[0], weight.shape[1], input.shape[3])
     precondition(bias.count == groups * rows, "matmul(rowBias:): bias \(bias.shape) for \(groups * rows) rows")
-    var c = uninitializedTensor([batch, groups, rows, length])
-    c.scalars.withUnsafeMutableBufferPointer { output in
-        bias.scalars.withUnsafeBufferPointer { biases in
-            let (base, values) = (output.baseAddress!, biases.baseAddress!)
-            let rowCount = batch &* groups &* rows
-            parallelFor(rowCount, minimumChunk: max(1, 65_536 / max(1, length))) { range in
-                for row in range {
-                    (base + row &* length).update(repeating: values[row % (groups &* rows)], count: length)
+    return reusableTensor([batch, groups, rows, length]) { c in
+        c.scalars.withUnsafeMutableBufferPointer { output in
+            bias.scalars.withUnsafeBufferPointer { biases in
+                let (base, values) = (output.baseAddress!, biases.baseAddress!)
+                let rowCount = batch &* groups &* rows
+                parallelFor(rowCount, minimumChunk: max(1, 65_536 / max(1, length))) { range in
+                    for row in range {
+                        (base + row &* length).update(repeating: values[row % (groups &* rows)], count: length)
+                    }
                 }
             }
         }
+        gemm(weight, input, into: &c, beta: 1)
     }
-    gemm(weight, input, into: &c, beta: 1)
-    return c
-}
-
-/// A tensor whose scalars are left uninitialised, for outputs a kernel overwrites completely.
-func uninitializedTensor(_ shape: [Int]) -> Tensor {
-    let count = elementCount(shape)
-    return Tensor(shape: shape, scalars: [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count })
 }
 
 /// Strides (in elements) of each broadcast batch axis for an operand whose own batch shape is

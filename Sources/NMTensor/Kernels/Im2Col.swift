@@ -15,9 +15,10 @@
 ///   - geometry: kernel, stride, padding (any, asymmetric allowed) and dilation.
 /// - Returns: `[N, C·KH·KW, OH·OW]`.
 public func im2col(_ input: Tensor, geometry: ConvGeometry) -> Tensor {
-    var columns = Tensor.zeros([0])
-    im2col(input, geometry: geometry, into: &columns)
-    return columns
+    checkImageShape(input.shape, geometry: geometry, caller: "im2col")
+    return reusableTensor([input.shape[0], geometry.columnRows, geometry.columnCount]) { columns in
+        im2col(input, geometry: geometry, into: &columns)
+    }
 }
 
 /// `im2col` writing into a reusable buffer. `columns` is overwritten; it keeps its storage when
@@ -155,9 +156,10 @@ public func col2im(_ columns: Tensor, geometry: ConvGeometry, into image: inout 
 /// - Parameter columns: `[N, C·KH·KW, OH·OW]`.
 /// - Returns: `[N, C, H, W]`.
 public func col2im(_ columns: Tensor, geometry: ConvGeometry) -> Tensor {
-    var image = Tensor.zeros([0])
-    col2im(columns, geometry: geometry, into: &image)
-    return image
+    precondition(columns.rank == 3, "col2im: columns \(columns.shape) are not [N, \(geometry.columnRows), \(geometry.columnCount)]")
+    return reusableTensor([columns.shape[0], geometry.channels, geometry.inputHeight, geometry.inputWidth]) { image in
+        col2im(columns, geometry: geometry, into: &image)
+    }
 }
 
 // MARK: - Shared by the convolution and pooling kernels

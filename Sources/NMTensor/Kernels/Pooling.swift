@@ -22,38 +22,40 @@ public func maxPool2D(_ input: Tensor, geometry: ConvGeometry) -> (output: Tenso
     let (kernelHeight, kernelWidth) = (geometry.kernelHeight, geometry.kernelWidth)
     let (outputHeight, outputWidth) = (geometry.outputHeight, geometry.outputWidth)
     let (strideHeight, strideWidth) = (geometry.strideHeight, geometry.strideWidth)
-    var output = Tensor(repeating: -.infinity, shape: [batch, channels, outputHeight, outputWidth])
-    var argmax = [Int32](repeating: -1, count: output.count)
-    guard output.count > 0 && input.count > 0 else { return (output, argmax) }
+    var argmax = [Int32](repeating: -1, count: batch * channels * outputHeight * outputWidth)
+    let output = reusableTensor([batch, channels, outputHeight, outputWidth]) { output in
+        output.scalars.withUnsafeMutableBufferPointer { $0.update(repeating: -.infinity) }
+        guard output.count > 0 && input.count > 0 else { return }
 
-    let rows = ConvolutionAxis(rowsOf: geometry)
-    let cols = ConvolutionAxis(columnsOf: geometry)
-    let validColumns = (0..<kernelWidth).map { cols.validOutputs(tap: $0) }
-    let (inputPlane, outputPlane) = (height * width, outputHeight * outputWidth)
+        let rows = ConvolutionAxis(rowsOf: geometry)
+        let cols = ConvolutionAxis(columnsOf: geometry)
+        let validColumns = (0..<kernelWidth).map { cols.validOutputs(tap: $0) }
+        let (inputPlane, outputPlane) = (height * width, outputHeight * outputWidth)
 
-    input.scalars.withUnsafeBufferPointer { inputBuffer in
-        output.scalars.withUnsafeMutableBufferPointer { outputBuffer in
-            argmax.withUnsafeMutableBufferPointer { argmaxBuffer in
-                let (source, destination, indices) = (inputBuffer.baseAddress!, outputBuffer.baseAddress!, argmaxBuffer.baseAddress!)
-                parallelFor(batch * channels, minimumChunk: planesPerChunk(workPerPlane: outputPlane &* kernelHeight &* kernelWidth)) { planes in
-                    for plane in planes {
-                        let image = source + plane &* inputPlane
-                        for outputRow in 0..<outputHeight {
-                            let rowStart = plane &* outputPlane &+ outputRow &* outputWidth
-                            let out = destination + rowStart
-                            let winner = indices + rowStart
-                            for kernelRow in 0..<kernelHeight {
-                                let inputRow = outputRow &* strideHeight &+ rows.offset(tap: kernelRow)
-                                guard inputRow >= 0 && inputRow < height else { continue }
-                                for kernelColumn in 0..<kernelWidth {
-                                    let base = inputRow &* width &+ cols.offset(tap: kernelColumn)
-                                    for outputColumn in validColumns[kernelColumn] {
-                                        let index = base &+ outputColumn &* strideWidth
-                                        let value = image[index]
-                                        if value > out[outputColumn] || value.isNaN || winner[outputColumn] < 0 {
-                                            if !out[outputColumn].isNaN {
-                                                out[outputColumn] = value
-                                                winner[outputColumn] = Int32(truncatingIfNeeded: index)
+        input.scalars.withUnsafeBufferPointer { inputBuffer in
+            output.scalars.withUnsafeMutableBufferPointer { outputBuffer in
+                argmax.withUnsafeMutableBufferPointer { argmaxBuffer in
+                    let (source, destination, indices) = (inputBuffer.baseAddress!, outputBuffer.baseAddress!, argmaxBuffer.baseAddress!)
+                    parallelFor(batch * channels, minimumChunk: planesPerChunk(workPerPlane: outputPlane &* kernelHeight &* kernelWidth)) { planes in
+                        for plane in planes {
+                            let image = source + plane &* inputPlane
+                            for outputRow in 0..<outputHeight {
+                                let rowStart = plane &* outputPlane &+ outputRow &* outputWidth
+                                let out = destination + rowStart
+                                let winner = indices + rowStart
+                                for kernelRow in 0..<kernelHeight {
+                                    let inputRow = outputRow &* strideHeight &+ rows.offset(tap: kernelRow)
+                                    guard inputRow >= 0 && inputRow < height else { continue }
+                                    for kernelColumn in 0..<kernelWidth {
+                                        let base = inputRow &* width &+ cols.offset(tap: kernelColumn)
+                                        for outputColumn in validColumns[kernelColumn] {
+                                            let index = base &+ outputColumn &* strideWidth
+                                            let value = image[index]
+                                            if value > out[outputColumn] || value.isNaN || winner[outputColumn] < 0 {
+                                                if !out[outputColumn].isNaN {
+                                                    out[outputColumn] = value
+                                                    winner[outputColumn] = Int32(truncatingIfNeeded: index)
+                                                }
                                             }
                                         }
                                     }
@@ -81,29 +83,30 @@ public func maxPool2DBackward(_ gradOutput: Tensor, argmax: [Int32], geometry: C
     precondition(argmax.count == gradOutput.count, "maxPool2DBackward: \(argmax.count) argmax entries for gradOutput \(gradOutput.shape)")
     let batch = gradOutput.shape[0]
     let (channels, height, width) = (geometry.channels, geometry.inputHeight, geometry.inputWidth)
-    var gradInput = Tensor.zeros([batch, channels, height, width])
-    guard gradInput.count > 0 && gradOutput.count > 0 else { return gradInput }
-    let (inputPlane, outputPlane) = (height * width, geometry.outputHeight * geometry.outputWidth)
+    return reusableTensor([batch, channels, height, width]) { gradInput in
+        gradInput.scalars.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        guard gradInput.count > 0 && gradOutput.count > 0 else { return }
+        let (inputPlane, outputPlane) = (height * width, geometry.outputHeight * geometry.outputWidth)
 
-    gradOutput.scalars.withUnsafeBufferPointer { gradOutputBuffer in
-        argmax.withUnsafeBufferPointer { argmaxBuffer in
-            gradInput.scalars.withUnsafeMutableBufferPointer { gradInputBuffer in
-                let (gradients, indices, destination) = (gradOutputBuffer.baseAddress!, argmaxBuffer.baseAddress!, gradInputBuffer.baseAddress!)
-                parallelFor(batch * channels, minimumChunk: planesPerChunk(workPerPlane: outputPlane)) { planes in
-                    for plane in planes {
-                        let result = destination + plane &* inputPlane
-                        for outputIndex in (plane &* outputPlane)..<((plane &+ 1) &* outputPlane) {
-                            let index = Int(indices[outputIndex])
-                            guard index >= 0 else { continue }
-                            precondition(index < inputPlane, "maxPool2DBackward: argmax \(index) outside a \(height)×\(width) plane")
-                            result[index] += gradients[outputIndex]
+        gradOutput.scalars.withUnsafeBufferPointer { gradOutputBuffer in
+            argmax.withUnsafeBufferPointer { argmaxBuffer in
+                gradInput.scalars.withUnsafeMutableBufferPointer { gradInputBuffer in
+                    let (gradients, indices, destination) = (gradOutputBuffer.baseAddress!, argmaxBuffer.baseAddress!, gradInputBuffer.baseAddress!)
+                    parallelFor(batch * channels, minimumChunk: planesPerChunk(workPerPlane: outputPlane)) { planes in
+                        for plane in planes {
+                            let result = destination + plane &* inputPlane
+                            for outputIndex in (plane &* outputPlane)..<((plane &+ 1) &* outputPlane) {
+                                let index = Int(indices[outputIndex])
+                                guard index >= 0 else { continue }
+                                precondition(index < inputPlane, "maxPool2DBackward: argmax \(index) outside a \(height)×\(width) plane")
+                                result[index] += gradients[outputIndex]
+                            }
                         }
                     }
                 }
             }
         }
     }
-    return gradInput
 }
 
 /// 2-D average pooling (PyTorch `avg_pool2d`, floor mode).
@@ -123,50 +126,51 @@ public func averagePool2D(_ input: Tensor, geometry: ConvGeometry, countIncludeP
     let (kernelHeight, kernelWidth) = (geometry.kernelHeight, geometry.kernelWidth)
     let (outputHeight, outputWidth) = (geometry.outputHeight, geometry.outputWidth)
     let (strideHeight, strideWidth) = (geometry.strideHeight, geometry.strideWidth)
-    var output = Tensor.zeros([batch, channels, outputHeight, outputWidth])
-    guard output.count > 0 && input.count > 0 else { return output }
+    return reusableTensor([batch, channels, outputHeight, outputWidth]) { output in
+        output.scalars.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        guard output.count > 0 && input.count > 0 else { return }
 
-    let rows = ConvolutionAxis(rowsOf: geometry)
-    let cols = ConvolutionAxis(columnsOf: geometry)
-    let validColumns = (0..<kernelWidth).map { cols.validOutputs(tap: $0) }
-    let (rowCounts, columnCounts) = averagingCounts(geometry: geometry, countIncludePadding: countIncludePadding)
-    let (inputPlane, outputPlane) = (height * width, outputHeight * outputWidth)
+        let rows = ConvolutionAxis(rowsOf: geometry)
+        let cols = ConvolutionAxis(columnsOf: geometry)
+        let validColumns = (0..<kernelWidth).map { cols.validOutputs(tap: $0) }
+        let (rowCounts, columnCounts) = averagingCounts(geometry: geometry, countIncludePadding: countIncludePadding)
+        let (inputPlane, outputPlane) = (height * width, outputHeight * outputWidth)
 
-    input.scalars.withUnsafeBufferPointer { inputBuffer in
-        output.scalars.withUnsafeMutableBufferPointer { outputBuffer in
-            let (source, destination) = (inputBuffer.baseAddress!, outputBuffer.baseAddress!)
-            parallelFor(batch * channels, minimumChunk: planesPerChunk(workPerPlane: outputPlane &* kernelHeight &* kernelWidth)) { planes in
-                for plane in planes {
-                    let image = source + plane &* inputPlane
-                    for outputRow in 0..<outputHeight {
-                        let out = destination + (plane &* outputPlane &+ outputRow &* outputWidth)
-                        for kernelRow in 0..<kernelHeight {
-                            let inputRow = outputRow &* strideHeight &+ rows.offset(tap: kernelRow)
-                            guard inputRow >= 0 && inputRow < height else { continue }
-                            for kernelColumn in 0..<kernelWidth {
-                                let base = inputRow &* width &+ cols.offset(tap: kernelColumn)
-                                if strideWidth == 1 {
-                                    for outputColumn in validColumns[kernelColumn] {
-                                        out[outputColumn] += image[base &+ outputColumn]
-                                    }
-                                } else {
-                                    for outputColumn in validColumns[kernelColumn] {
-                                        out[outputColumn] += image[base &+ outputColumn &* strideWidth]
+        input.scalars.withUnsafeBufferPointer { inputBuffer in
+            output.scalars.withUnsafeMutableBufferPointer { outputBuffer in
+                let (source, destination) = (inputBuffer.baseAddress!, outputBuffer.baseAddress!)
+                parallelFor(batch * channels, minimumChunk: planesPerChunk(workPerPlane: outputPlane &* kernelHeight &* kernelWidth)) { planes in
+                    for plane in planes {
+                        let image = source + plane &* inputPlane
+                        for outputRow in 0..<outputHeight {
+                            let out = destination + (plane &* outputPlane &+ outputRow &* outputWidth)
+                            for kernelRow in 0..<kernelHeight {
+                                let inputRow = outputRow &* strideHeight &+ rows.offset(tap: kernelRow)
+                                guard inputRow >= 0 && inputRow < height else { continue }
+                                for kernelColumn in 0..<kernelWidth {
+                                    let base = inputRow &* width &+ cols.offset(tap: kernelColumn)
+                                    if strideWidth == 1 {
+                                        for outputColumn in validColumns[kernelColumn] {
+                                            out[outputColumn] += image[base &+ outputColumn]
+                                        }
+                                    } else {
+                                        for outputColumn in validColumns[kernelColumn] {
+                                            out[outputColumn] += image[base &+ outputColumn &* strideWidth]
+                                        }
                                     }
                                 }
                             }
-                        }
-                        let rowCount = rowCounts[outputRow]
-                        for outputColumn in 0..<outputWidth {
-                            let divisor = rowCount * columnCounts[outputColumn]
-                            out[outputColumn] = divisor == 0 ? 0 : out[outputColumn] / divisor
+                            let rowCount = rowCounts[outputRow]
+                            for outputColumn in 0..<outputWidth {
+                                let divisor = rowCount * columnCounts[outputColumn]
+                                out[outputColumn] = divisor == 0 ? 0 : out[outputColumn] / divisor
+                            }
                         }
                     }
                 }
             }
         }
     }
-    return output
 }
 
 /// Gradient of `averagePool2D` with respect to its input: each output gradient, divided as in
@@ -183,44 +187,46 @@ public func averagePool2DBackward(_ gradOutput: Tensor, geometry: ConvGeometry, 
     let (kernelHeight, kernelWidth) = (geometry.kernelHeight, geometry.kernelWidth)
     let (outputHeight, outputWidth) = (geometry.outputHeight, geometry.outputWidth)
     let (strideHeight, strideWidth) = (geometry.strideHeight, geometry.strideWidth)
-    var gradInput = Tensor.zeros([batch, channels, height, width])
-    guard gradInput.count > 0 && gradOutput.count > 0 else { return gradInput }
+    return reusableTensor([batch, channels, height, width]) { gradInput in
+        gradInput.scalars.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        guard gradInput.count > 0 && gradOutput.count > 0 else { return }
 
-    let rows = ConvolutionAxis(rowsOf: geometry)
-    let cols = ConvolutionAxis(columnsOf: geometry)
-    let validColumns = (0..<kernelWidth).map { cols.validOutputs(tap: $0) }
-    let (rowCounts, columnCounts) = averagingCounts(geometry: geometry, countIncludePadding: countIncludePadding)
-    let (inputPlane, outputPlane) = (height * width, outputHeight * outputWidth)
+        let rows = ConvolutionAxis(rowsOf: geometry)
+        let cols = ConvolutionAxis(columnsOf: geometry)
+        let validColumns = (0..<kernelWidth).map { cols.validOutputs(tap: $0) }
+        let (rowCounts, columnCounts) = averagingCounts(geometry: geometry, countIncludePadding: countIncludePadding)
+        let (inputPlane, outputPlane) = (height * width, outputHeight * outputWidth)
 
-    gradOutput.scalars.withUnsafeBufferPointer { gradOutputBuffer in
-        gradInput.scalars.withUnsafeMutableBufferPointer { gradInputBuffer in
-            let (gradients, destination) = (gradOutputBuffer.baseAddress!, gradInputBuffer.baseAddress!)
-            parallelFor(batch * channels, minimumChunk: planesPerChunk(workPerPlane: outputPlane &* kernelHeight &* kernelWidth)) { planes in
-                // One output row of gradients, already divided by each window's divisor.
-                let scaled = UnsafeMutableBufferPointer<Float>.allocate(capacity: outputWidth)
-                defer { scaled.deallocate() }
-                let gradientRow = scaled.baseAddress!
-                for plane in planes {
-                    let result = destination + plane &* inputPlane
-                    for outputRow in 0..<outputHeight {
-                        let gradient = gradients + (plane &* outputPlane &+ outputRow &* outputWidth)
-                        let rowCount = rowCounts[outputRow]
-                        for outputColumn in 0..<outputWidth {
-                            let divisor = rowCount * columnCounts[outputColumn]
-                            gradientRow[outputColumn] = divisor == 0 ? 0 : gradient[outputColumn] / divisor
-                        }
-                        for kernelRow in 0..<kernelHeight {
-                            let inputRow = outputRow &* strideHeight &+ rows.offset(tap: kernelRow)
-                            guard inputRow >= 0 && inputRow < height else { continue }
-                            for kernelColumn in 0..<kernelWidth {
-                                let base = inputRow &* width &+ cols.offset(tap: kernelColumn)
-                                if strideWidth == 1 {
-                                    for outputColumn in validColumns[kernelColumn] {
-                                        result[base &+ outputColumn] += gradientRow[outputColumn]
-                                    }
-                                } else {
-                                    for outputColumn in validColumns[kernelColumn] {
-                                        result[base &+ outputColumn &* strideWidth] += gradientRow[outputColumn]
+        gradOutput.scalars.withUnsafeBufferPointer { gradOutputBuffer in
+            gradInput.scalars.withUnsafeMutableBufferPointer { gradInputBuffer in
+                let (gradients, destination) = (gradOutputBuffer.baseAddress!, gradInputBuffer.baseAddress!)
+                parallelFor(batch * channels, minimumChunk: planesPerChunk(workPerPlane: outputPlane &* kernelHeight &* kernelWidth)) { planes in
+                    // One output row of gradients, already divided by each window's divisor.
+                    let scaled = UnsafeMutableBufferPointer<Float>.allocate(capacity: outputWidth)
+                    defer { scaled.deallocate() }
+                    let gradientRow = scaled.baseAddress!
+                    for plane in planes {
+                        let result = destination + plane &* inputPlane
+                        for outputRow in 0..<outputHeight {
+                            let gradient = gradients + (plane &* outputPlane &+ outputRow &* outputWidth)
+                            let rowCount = rowCounts[outputRow]
+                            for outputColumn in 0..<outputWidth {
+                                let divisor = rowCount * columnCounts[outputColumn]
+                                gradientRow[outputColumn] = divisor == 0 ? 0 : gradient[outputColumn] / divisor
+                            }
+                            for kernelRow in 0..<kernelHeight {
+                                let inputRow = outputRow &* strideHeight &+ rows.offset(tap: kernelRow)
+                                guard inputRow >= 0 && inputRow < height else { continue }
+                                for kernelColumn in 0..<kernelWidth {
+                                    let base = inputRow &* width &+ cols.offset(tap: kernelColumn)
+                                    if strideWidth == 1 {
+                                        for outputColumn in validColumns[kernelColumn] {
+                                            result[base &+ outputColumn] += gradientRow[outputColumn]
+                                        }
+                                    } else {
+                                        for outputColumn in validColumns[kernelColumn] {
+                                            result[base &+ outputColumn &* strideWidth] += gradientRow[outputColumn]
+                                        }
                                     }
                                 }
                             }
@@ -230,7 +236,6 @@ public func averagePool2DBackward(_ gradOutput: Tensor, geometry: ConvGeometry, 
             }
         }
     }
-    return gradInput
 }
 
 /// Global average pooling: the mean of each (n, c) plane.
@@ -240,21 +245,22 @@ public func globalAveragePool(_ input: Tensor) -> Tensor {
     precondition(input.rank == 4, "globalAveragePool: input \(input.shape) is not [N, C, H, W]")
     let (batch, channels) = (input.shape[0], input.shape[1])
     let planeSize = input.shape[2] * input.shape[3]
-    var output = Tensor.zeros([batch, channels, 1, 1])
-    guard planeSize > 0 && output.count > 0 else { return output }
-    let scale = 1 / Float(planeSize)
-    input.scalars.withUnsafeBufferPointer { inputBuffer in
-        output.scalars.withUnsafeMutableBufferPointer { outputBuffer in
-            for plane in 0..<(batch * channels) {
-                var sum: Float = 0
-                for index in (plane &* planeSize)..<((plane &+ 1) &* planeSize) {
-                    sum += inputBuffer[index]
+    return reusableTensor([batch, channels, 1, 1]) { output in
+        output.scalars.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        guard planeSize > 0 && output.count > 0 else { return }
+        let scale = 1 / Float(planeSize)
+        input.scalars.withUnsafeBufferPointer { inputBuffer in
+            output.scalars.withUnsafeMutableBufferPointer { outputBuffer in
+                for plane in 0..<(batch * channels) {
+                    var sum: Float = 0
+                    for index in (plane &* planeSize)..<((plane &+ 1) &* planeSize) {
+                        sum += inputBuffer[index]
+                    }
+                    outputBuffer[plane] = sum * scale
                 }
-                outputBuffer[plane] = sum * scale
             }
         }
     }
-    return output
 }
 
 /// Gradient of `globalAveragePool`: each plane receives its output gradient divided by H·W.
@@ -270,20 +276,21 @@ public func globalAveragePoolBackward(_ gradOutput: Tensor, height: Int, width: 
     precondition(height >= 0 && width >= 0, "globalAveragePoolBackward: negative size \(height)×\(width)")
     let (batch, channels) = (gradOutput.shape[0], gradOutput.shape[1])
     let planeSize = height * width
-    var gradInput = Tensor.zeros([batch, channels, height, width])
-    guard gradInput.count > 0 else { return gradInput }
-    let scale = 1 / Float(planeSize)
-    gradOutput.scalars.withUnsafeBufferPointer { gradOutputBuffer in
-        gradInput.scalars.withUnsafeMutableBufferPointer { gradInputBuffer in
-            for plane in 0..<(batch * channels) {
-                let value = gradOutputBuffer[plane] * scale
-                for index in (plane &* planeSize)..<((plane &+ 1) &* planeSize) {
-                    gradInputBuffer[index] = value
+    return reusableTensor([batch, channels, height, width]) { gradInput in
+        gradInput.scalars.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        guard gradInput.count > 0 else { return }
+        let scale = 1 / Float(planeSize)
+        gradOutput.scalars.withUnsafeBufferPointer { gradOutputBuffer in
+            gradInput.scalars.withUnsafeMutableBufferPointer { gradInputBuffer in
+                for plane in 0..<(batch * channels) {
+                    let value = gradOutputBuffer[plane] * scale
+                    for index in (plane &* planeSize)..<((plane &+ 1) &* planeSize) {
+                        gradInputBuffer[index] = value
+                    }
                 }
             }
         }
     }
-    return gradInput
 }
 
 /// Per-row and per-column counts whose product is the divisor of the window at (oh, ow).
