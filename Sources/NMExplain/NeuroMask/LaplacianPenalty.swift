@@ -23,40 +23,76 @@ public struct LaplacianPenalty: Sendable, Equatable {
         self.border = border
     }
 
-    private func weight(_ row: Int, _ column: Int) -> Float {
-        row == kernelSize / 2 && column == kernelSize / 2 ? Float(kernelSize * kernelSize - 1) : -1
-    }
-
-    /// The penalty and its gradient with respect to `w` `[H, W]`. Accumulated in Double.
+    /// The penalty and its gradient with respect to `w` `[H, W]`.
+    ///
+    /// K = k²·δ − 𝟙, so each response is k²·(centre) − (k×k box sum), and the box sums are a
+    /// column pass and a row pass of k additions each: O(H·W·k) rather than O(H·W·k²). The
+    /// gradient runs the same passes backwards (the box filter's adjoint). The loss is summed
+    /// in Double.
     public func valueAndGradient(_ w: Tensor) -> (value: Float, gradient: Tensor) {
         precondition(w.rank == 2, "LaplacianPenalty: w \(w.shape) is not [H, W]")
         let (height, width) = (w.shape[0], w.shape[1])
-        let radius = kernelSize / 2
-        let (outputHeight, outputWidth) = border == .valid
-            ? (max(height - kernelSize + 1, 0), max(width - kernelSize + 1, 0)) : (height, width)
-        var gradient = [Float](repeating: 0, count: w.count)
+        let k = kernelSize
+        let radius = k / 2
+        // The plane the kernel slides over: w itself (valid) or w with replicated edges.
+        let pad = border == .valid ? 0 : radius
+        let (paddedHeight, paddedWidth) = (height + 2 * pad, width + 2 * pad)
+        let (outputHeight, outputWidth) = (max(paddedHeight - k + 1, 0), max(paddedWidth - k + 1, 0))
         let count = outputHeight * outputWidth
         guard count > 0 else { return (0, .zeros(w.shape)) }
-        // Input row/column feeding output position i at kernel offset a.
-        func source(_ index: Int, _ offset: Int, _ size: Int) -> Int {
-            border == .valid ? index + offset : min(max(index + offset - radius, 0), size - 1)
+        let rowSource = (0..<paddedHeight).map { min(max($0 - pad, 0), height - 1) }
+        let columnSource = (0..<paddedWidth).map { min(max($0 - pad, 0), width - 1) }
+        var padded = [Float](repeating: 0, count: paddedHeight * paddedWidth)
+        for y in 0..<paddedHeight {
+            let sourceRow = rowSource[y] * width
+            for x in 0..<paddedWidth { padded[y * paddedWidth + x] = w.scalars[sourceRow + columnSource[x]] }
         }
-        var sum = 0.0
-        let scale = 2 / Float(count)
+
+        // Column sums over k rows, then row sums over k columns: the k×k box sums.
+        var columnSums = [Float](repeating: 0, count: outputHeight * paddedWidth)
         for i in 0..<outputHeight {
-            for j in 0..<outputWidth {
-                var response: Float = 0
-                for a in 0..<kernelSize {
-                    let row = source(i, a, height) * width
-                    for b in 0..<kernelSize { response += weight(a, b) * w.scalars[row + source(j, b, width)] }
-                }
-                sum += Double(response) * Double(response)
-                let gradResponse = scale * response
-                for a in 0..<kernelSize {
-                    let row = source(i, a, height) * width
-                    for b in 0..<kernelSize { gradient[row + source(j, b, width)] += weight(a, b) * gradResponse }
-                }
+            for a in 0..<k {
+                let from = (i + a) * paddedWidth, to = i * paddedWidth
+                for x in 0..<paddedWidth { columnSums[to + x] += padded[from + x] }
             }
+        }
+        let centreWeight = Float(k * k)
+        let scale = 2 / Float(count)
+        var gradResponse = [Float](repeating: 0, count: count)  // ∂value/∂response
+        var sum = 0.0
+        for i in 0..<outputHeight {
+            let centreRow = (i + radius) * paddedWidth + radius
+            for j in 0..<outputWidth {
+                var box: Float = 0
+                for b in 0..<k { box += columnSums[i * paddedWidth + j + b] }
+                let response = centreWeight * padded[centreRow + j] - box
+                sum += Double(response) * Double(response)
+                gradResponse[i * outputWidth + j] = scale * response
+            }
+        }
+
+        // Adjoint: every response sends k²·g to its centre and −g to each pixel of its box.
+        var rowSpread = [Float](repeating: 0, count: outputHeight * paddedWidth)
+        for i in 0..<outputHeight {
+            for b in 0..<k {
+                let to = i * paddedWidth + b, from = i * outputWidth
+                for j in 0..<outputWidth { rowSpread[to + j] += gradResponse[from + j] }
+            }
+        }
+        var gradPadded = [Float](repeating: 0, count: paddedHeight * paddedWidth)
+        for i in 0..<outputHeight {
+            for a in 0..<k {
+                let to = (i + a) * paddedWidth, from = i * paddedWidth
+                for x in 0..<paddedWidth { gradPadded[to + x] -= rowSpread[from + x] }
+            }
+            let centreRow = (i + radius) * paddedWidth + radius
+            for j in 0..<outputWidth { gradPadded[centreRow + j] += centreWeight * gradResponse[i * outputWidth + j] }
+        }
+        // Replicated pixels pass their gradient back to the edge pixel they copy.
+        var gradient = [Float](repeating: 0, count: w.count)
+        for y in 0..<paddedHeight {
+            let targetRow = rowSource[y] * width
+            for x in 0..<paddedWidth { gradient[targetRow + columnSource[x]] += gradPadded[y * paddedWidth + x] }
         }
         return (Float(sum / Double(count)), Tensor(shape: w.shape, scalars: gradient))
     }

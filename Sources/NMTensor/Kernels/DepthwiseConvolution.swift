@@ -96,6 +96,13 @@ public func depthwiseConvolutionBackwardInput(_ gradOutput: Tensor, weight: Tens
         gradInput.scalars.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
         return
     }
+    if let transposed = strideOneTransposedGeometry(geometry) {
+        // With stride 1 the adjoint is itself a correlation: the gradient padded by
+        // (kernel − 1)·dilation − padding on each side, with the kernel flipped. The forward
+        // kernel keeps its sums in registers instead of scattering into memory.
+        depthwiseConvolution(gradOutput, weight: flippedKernels(weight), geometry: transposed, into: &gradInput)
+        return
+    }
     let layout = PhaseLayout(geometry)
     gradOutput.scalars.withUnsafeBufferPointer { gradOutputBuffer in
         weight.scalars.withUnsafeBufferPointer { weightBuffer in
@@ -119,6 +126,38 @@ public func depthwiseConvolutionBackwardInput(_ gradOutput: Tensor, weight: Tens
             }
         }
     }
+}
+
+/// For a stride-1 geometry, the geometry of the correlation that computes its input gradient:
+/// over the output plane, padded by `(kernel − 1)·dilation − padding` on each side, so that its
+/// output is the input plane. `nil` for other strides or when a
+/// padding exceeds the dilated kernel.
+private func strideOneTransposedGeometry(_ geometry: ConvGeometry) -> ConvGeometry? {
+    guard geometry.strideHeight == 1 && geometry.strideWidth == 1 else { return nil }
+    let spanHeight = (geometry.kernelHeight - 1) * geometry.dilationHeight
+    let spanWidth = (geometry.kernelWidth - 1) * geometry.dilationWidth
+    let padding = geometry.padding
+    guard max(padding.top, padding.bottom) <= spanHeight && max(padding.left, padding.right) <= spanWidth else { return nil }
+    let transposed = ConvGeometry(
+        channels: geometry.channels, inputHeight: geometry.outputHeight, inputWidth: geometry.outputWidth,
+        kernelHeight: geometry.kernelHeight, kernelWidth: geometry.kernelWidth,
+        padding: Padding2D(
+            top: spanHeight - padding.top, bottom: spanHeight - padding.bottom,
+            left: spanWidth - padding.left, right: spanWidth - padding.right),
+        dilationHeight: geometry.dilationHeight, dilationWidth: geometry.dilationWidth)
+    precondition(transposed.outputHeight == geometry.inputHeight && transposed.outputWidth == geometry.inputWidth)
+    return transposed
+}
+
+/// Every `[KH, KW]` kernel of a `[C, 1, KH, KW]` weight rotated by 180°.
+private func flippedKernels(_ weight: Tensor) -> Tensor {
+    let taps = weight.shape[2] * weight.shape[3]
+    var flipped = weight
+    for channel in 0..<weight.shape[0] {
+        let base = channel * taps
+        for tap in 0..<taps { flipped.scalars[base + tap] = weight.scalars[base + taps - 1 - tap] }
+    }
+    return flipped
 }
 
 /// The zero-padded input plane of a depthwise convolution stored as `SW` column phases: phase p,
