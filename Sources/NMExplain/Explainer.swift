@@ -59,6 +59,12 @@ public enum ExplainError: Error, Equatable, CustomStringConvertible {
     case imageSizeNotAccepted(height: Int, width: Int, required: Int)
     case nonFiniteImage(count: Int)
     case targetOutOfRange(target: Int, classCount: Int)
+    /// The model's logits for the image are NaN or infinite (for example weights holding NaNs).
+    case nonFiniteModelOutput(count: Int)
+    /// A map given to a metric ("saliency", "ground truth") has the wrong shape or is empty.
+    case mapShape(name: String, shape: [Int], reason: String)
+    /// A map given to a metric holds NaN or infinite values.
+    case nonFiniteMap(name: String, count: Int)
     case invalidSetting(name: String, value: String, reason: String)
 
     public var description: String {
@@ -73,6 +79,12 @@ public enum ExplainError: Error, Equatable, CustomStringConvertible {
             return "image holds \(count) NaN or infinite value(s)"
         case .targetOutOfRange(let target, let classCount):
             return "target class \(target) is outside 0..<\(classCount)"
+        case .nonFiniteModelOutput(let count):
+            return "the model's output holds \(count) NaN or infinite logit(s); check its weights"
+        case .mapShape(let name, let shape, let reason):
+            return "invalid \(name) of shape \(shape): \(reason)"
+        case .nonFiniteMap(let name, let count):
+            return "\(name) holds \(count) NaN or infinite value(s)"
         case .invalidSetting(let name, let value, let reason):
             return "invalid \(name) \(value): \(reason)"
         }
@@ -95,6 +107,8 @@ extension ImageClassifier {
         let nonFinite = image.scalars.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
         guard nonFinite == 0 else { throw ExplainError.nonFiniteImage(count: nonFinite) }
         let logits = self.logits(image)
+        let nonFiniteLogits = logits.scalars.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
+        guard nonFiniteLogits == 0 else { throw ExplainError.nonFiniteModelOutput(count: nonFiniteLogits) }
         let resolved = target ?? logits.argmax()
         guard (0..<classCount).contains(resolved) else {
             throw ExplainError.targetOutOfRange(target: resolved, classCount: classCount)

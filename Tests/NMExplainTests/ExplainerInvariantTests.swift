@@ -38,6 +38,18 @@ import Testing
         #expect(throws: ExplainError.imageShape([3, 32, 32])) { try explainer.explain(image.reshaped([3, 32, 32]), target: nil) }
         image.scalars[7] = .nan
         #expect(throws: ExplainError.nonFiniteImage(count: 1)) { try explainer.explain(image, target: nil) }
+
+        // A model whose weights hold a NaN gives NaN logits: named, not a map of NaNs.
+        var poisoned = Self.task.classifier
+        var isFirst = true
+        poisoned.network.updateTensors(prefix: "") { _, role, tensor in
+            if role == .parameter && isFirst { tensor.scalars[0] = .nan; isFirst = false }
+        }
+        var overrides = ExplanationMethod.Overrides()
+        overrides.iterations = 20
+        let broken = method.makeExplainer(classifier: poisoned, imageSize: 32, overrides: overrides)
+        let clean = Self.task.testImages.sliced(alongAxis: 0, 0..<1)
+        #expect(throws: ExplainError.nonFiniteModelOutput(count: 5)) { try broken.explain(clean, target: nil) }
     }
 
     @Test func unknownMethodNamesThrowWithTheList() {

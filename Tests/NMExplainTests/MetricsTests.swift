@@ -213,15 +213,15 @@ private func threeLayerTanhClassifier(seed: UInt64 = 4) -> ImageClassifier {
 
     @Test func badInputThrowsNamedErrors() {
         let metric = DeletionInsertion(classifier: BoxScene.classifier)
-        #expect(throws: ExplainError.invalidSetting(name: "saliency", value: "[15, 16]", reason: "must be [16, 16] to match the image")) {
+        #expect(throws: ExplainError.mapShape(name: "saliency", shape: [15, 16], reason: "must be [16, 16] to match the image")) {
             try metric.evaluate(image: BoxScene.image, saliency: .zeros([15, 16]))
         }
-        #expect(throws: ExplainError.invalidSetting(name: "saliency", value: "[1, 16, 16]", reason: "a map must be [H, W]")) {
+        #expect(throws: ExplainError.mapShape(name: "saliency", shape: [1, 16, 16], reason: "a map must be [H, W]")) {
             try metric.evaluate(image: BoxScene.image, saliency: .zeros([1, 16, 16]))
         }
         var nanMap = Tensor.zeros([16, 16])
         nanMap[3, 4] = .nan
-        #expect(throws: ExplainError.invalidSetting(name: "saliency", value: "[16, 16]", reason: "holds 1 NaN or infinite value(s)")) {
+        #expect(throws: ExplainError.nonFiniteMap(name: "saliency", count: 1)) {
             try metric.evaluate(image: BoxScene.image, saliency: nanMap)
         }
         #expect(throws: ExplainError.targetOutOfRange(target: 2, classCount: 2)) {
@@ -348,7 +348,7 @@ private func threeLayerTanhClassifier(seed: UInt64 = 4) -> ImageClassifier {
     @Test func badInputThrowsNamedErrors() {
         var nanMap = Tensor.zeros([4, 4])
         nanMap[1, 1] = .infinity
-        #expect(throws: ExplainError.invalidSetting(name: "saliency", value: "[4, 4]", reason: "holds 1 NaN or infinite value(s)")) {
+        #expect(throws: ExplainError.nonFiniteMap(name: "saliency", count: 1)) {
             try PointingGame.isHit(saliency: nanMap, truth: .mask(.zeros([4, 4])))
         }
         #expect(throws: ExplainError.invalidSetting(name: "ground-truth mask", value: "[4, 5]", reason: "must be [4, 4] like the map")) {
@@ -466,7 +466,7 @@ private func threeLayerTanhClassifier(seed: UInt64 = 4) -> ImageClassifier {
     @Test func nonFiniteMapThrows() {
         var map = Tensor.ones([3, 3])
         map[0, 0] = .nan
-        #expect(throws: ExplainError.invalidSetting(name: "saliency", value: "[3, 3]", reason: "holds 1 NaN or infinite value(s)")) {
+        #expect(throws: ExplainError.nonFiniteMap(name: "saliency", count: 1)) {
             try Sparseness.giniIndex(map)
         }
     }
