@@ -30,7 +30,11 @@ private func relativeL2(_ a: Tensor, _ b: Tensor) -> Double {
 /// Conv2d caches them) vs im2col + GEMM, after checking that both agree; also times the filter
 /// transforms alone. Returns false if the paths disagree by more than 1e-4 (relative L2).
 func runWinogradBenchmarks(_ layers: [Winograd3x3Layer], repetitions: Int) -> Bool {
+    // As neuromask and neuromask-bench do: glibc keeps freed blocks, so per-call buffers are not
+    // page-faulted in again on every call.
+    MemoryTuning.keepFreedMemoryForReuse()
     print("3x3 stride-1 convolution (batch 1, pad 1, C = K): Winograd F(4x4,3x3) vs im2col + GEMM, alternating; median ms")
+    print("(MemoryTuning.keepFreedMemoryForReuse() on; filter transforms done beforehand, as Conv2d caches them)")
     print(left("layer", 26) + left("pass", 10) + right("winograd", 10) + right("im2col", 10) + right("speedup", 9)
         + right("rel.L2", 10) + right("filter tf", 11))
     var totals = (winograd: 0.0, im2col: 0.0)
