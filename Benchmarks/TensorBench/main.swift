@@ -1,18 +1,21 @@
 // nmtensor-bench: NMTensor's kernels against direct BLAS calls and against each other.
 //
-//     swift run -c release -Xswiftc -target-cpu -Xswiftc native nmtensor-bench [--quick] [--repetitions N]
+//     swift run -c release -Xswiftc -target-cpu -Xswiftc native nmtensor-bench [--quick] [--winograd [--layer TEXT]] [--repetitions N]
 //
 // Prints, for square and ResNet-50 convolution GEMM shapes, the median GFLOP/s of NMTensor's
 // `gemm(_:_:into:)` and of a direct cblas_sgemm on the same buffers (alternating), their ratio
 // (the issue requires ≤ 1.05), then im2col/col2im throughput and the direct depthwise kernels
-// against im2col + GEMM on EfficientNet-Lite0-like layers. `--quick` runs in seconds; on a
-// loaded machine, `--repetitions 61` steadies the medians.
+// against im2col + GEMM on EfficientNet-Lite0-like layers, and Winograd F(4x4,3x3) against
+// im2col + GEMM on ResNet-50's and VGG-16's 3x3 layers. `--quick` runs in seconds; `--winograd`
+// runs only the Winograd section (`--layer 224` only the layers whose label contains "224"); on a loaded machine, `--repetitions 61` steadies the medians.
 
 import Foundation
 import NMTensor
 
-let usage = "Usage: nmtensor-bench [--quick] [--repetitions N]  (N ≥ 3 timed runs per case; default 15, 5 with --quick)"
+let usage = "Usage: nmtensor-bench [--quick] [--winograd [--layer TEXT]] [--repetitions N]  (N ≥ 3 timed runs per case; default 15, 5 with --quick)"
 var isQuick = false
+var isWinogradOnly = false
+var winogradLayerFilter: String?
 var requestedRepetitions: Int?
 var remaining = Array(CommandLine.arguments.dropFirst())
 while !remaining.isEmpty {
@@ -20,6 +23,15 @@ while !remaining.isEmpty {
     switch argument {
     case "--quick":
         isQuick = true
+    case "--winograd":
+        isWinogradOnly = true
+    case "--layer":
+        guard let text = remaining.first else {
+            print("nmtensor-bench: --layer needs a text (layers whose label contains it). \(usage)")
+            exit(2)
+        }
+        remaining.removeFirst()
+        winogradLayerFilter = text
     case "--repetitions":
         guard let text = remaining.first, let value = Int(text), value >= 3 else {
             print("nmtensor-bench: --repetitions needs an integer ≥ 3. \(usage)")
@@ -44,6 +56,24 @@ print("threads: ComputeThreads.count = \(ComputeThreads.count); \(ComputeThreads
 print("")
 
 let repetitions = requestedRepetitions ?? (isQuick ? 5 : 15)
+
+let winogradLayers: [Winograd3x3Layer] = isQuick
+    ? [Winograd3x3Layer(label: "ResNet-50 layer3 256@14²", channels: 256, size: 14)]
+    : [
+        Winograd3x3Layer(label: "ResNet-50 layer1 64@56²", channels: 64, size: 56),
+        Winograd3x3Layer(label: "ResNet-50 layer2 128@28²", channels: 128, size: 28),
+        Winograd3x3Layer(label: "ResNet-50 layer3 256@14²", channels: 256, size: 14),
+        Winograd3x3Layer(label: "ResNet-50 layer4 512@7²", channels: 512, size: 7),
+        Winograd3x3Layer(label: "VGG-16 64@224²", channels: 64, size: 224),
+        Winograd3x3Layer(label: "VGG-16 128@112²", channels: 128, size: 112),
+        Winograd3x3Layer(label: "VGG-16 256@56²", channels: 256, size: 56),
+        Winograd3x3Layer(label: "VGG-16 512@28²", channels: 512, size: 28),
+        Winograd3x3Layer(label: "VGG-16 512@14²", channels: 512, size: 14),
+    ].filter { winogradLayerFilter == nil || $0.label.contains(winogradLayerFilter!) }
+if isWinogradOnly {
+    guard runWinogradBenchmarks(winogradLayers, repetitions: repetitions) else { exit(1) }
+    exit(0)
+}
 var shapes: [GEMMShape] = [
     GEMMShape(label: "square 1024", m: 1024, k: 1024, n: 1024, repetitions: repetitions),
 ]
@@ -76,3 +106,6 @@ let layers = [
     DepthwiseLayer(label: "Lite0 stage 6: 672ch 14x14 5x5 s2", channels: 672, size: 14, kernel: 5, stride: 2),
 ]
 guard runDepthwiseBenchmarks(layers, repetitions: repetitions) else { exit(1) }
+print("")
+
+guard runWinogradBenchmarks(winogradLayers, repetitions: repetitions) else { exit(1) }

@@ -1,0 +1,99 @@
+import NMNets
+import NMTensor
+import NMTestSupport
+import Testing
+
+// Conv2d's Winograd path (3×3, stride 1, ≥ 16 channels, ≥ 16 tiles) against the im2col + GEMM
+// computation its other path does, including the weight gradient and the cached filter transform.
+// (These tests do not toggle `Conv2d.isWinogradEnabled`: tests run concurrently. Under
+// NEUROMASK_WINOGRAD=0 they still pass, then checking the im2col path against itself.)
+
+/// im2col + GEMM forward: what Conv2d computes without Winograd.
+private func im2colForward(_ input: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry) -> Tensor {
+    let (batch, outputChannels) = (input.shape[0], weight.shape[0])
+    let columns = im2col(input, geometry: geometry)  // [N, C·9, OH·OW]
+    var output = matmul(weight.reshaped([outputChannels, geometry.columnRows]), columns)  // [N, K, OH·OW]
+    if let bias { output = output + bias.reshaped([1, outputChannels, 1]) }
+    return output.reshaped([batch, outputChannels, geometry.outputHeight, geometry.outputWidth])
+}
+
+/// im2col + GEMM gradients: ∂/∂input = col2im(Wᵀ·g), ∂/∂W = Σ_n g·columnsᵀ, ∂/∂b = Σ g.
+private func im2colBackward(_ gradOutput: Tensor, input: Tensor, weight: Tensor, geometry: ConvGeometry)
+    -> (gradInput: Tensor, gradWeight: Tensor, gradBias: Tensor)
+{
+    let (batch, outputChannels) = (gradOutput.shape[0], gradOutput.shape[1])
+    let gradFlat = gradOutput.reshaped([batch, outputChannels, geometry.columnCount])
+    let gradColumns = matmul(weight.reshaped([outputChannels, geometry.columnRows]), gradFlat, transposeA: true)
+    let gradInput = col2im(gradColumns, geometry: geometry)
+    var gradWeight = Tensor.zeros([outputChannels, geometry.columnRows])
+    gemm(gradFlat, im2col(input, geometry: geometry), into: &gradWeight, transposeB: true)
+    var gradBias = Tensor.zeros([outputChannels])
+    for n in 0..<batch {
+        for k in 0..<outputChannels {
+            for index in 0..<geometry.columnCount {
+                gradBias.scalars[k] += gradFlat.scalars[(n * outputChannels + k) * geometry.columnCount + index]
+            }
+        }
+    }
+    return (gradInput, gradWeight.reshaped(weight.shape), gradBias)
+}
+
+@Suite("Conv2d Winograd path")
+struct Conv2dWinogradTests {
+    /// (batch, channels in, channels out, height, width, padding): all Winograd-eligible.
+    static let cases: [(Int, Int, Int, Int, Int, ConvolutionPadding)] = [
+        (1, 16, 24, 15, 17, .symmetric(1)),
+        (2, 20, 16, 9, 13, .explicit(Padding2D(top: 0, bottom: 2, left: 2, right: 1))),
+        (1, 16, 16, 18, 18, .tensorFlowSame),
+        (2, 16, 32, 14, 14, .symmetric(0)),
+    ]
+
+    @Test(arguments: 0..<cases.count)
+    func forwardAndBackwardMatchIm2col(caseIndex: Int) {
+        let (batch, channels, outputChannels, height, width, padding) = Self.cases[caseIndex]
+        let weight = randomTensor([outputChannels, channels, 3, 3], seed: 51) * 0.1
+        let bias = randomTensor([outputChannels], seed: 52)
+        let conv = Conv2d(weight: weight, bias: bias, padding: padding)
+        let geometry = conv.geometry(inputHeight: height, inputWidth: width)
+        let input = randomTensor([batch, channels, height, width], seed: 53)
+
+        let (output, cache) = conv.forward(input)
+        let expected = im2colForward(input, weight: weight, bias: bias, geometry: geometry)
+        #expect(relativeL2Error(output, expected) < 1e-5)
+        assertClose(output, expected, rtol: 1e-4, atol: 1e-5)
+
+        let gradOutput = randomTensor(output.shape, seed: 54)
+        let (gradInput, gradLayer) = conv.backward(gradOutput, cache: cache, parameterGradients: true)
+        let reference = im2colBackward(gradOutput, input: input, weight: weight, geometry: geometry)
+        #expect(relativeL2Error(gradInput, reference.gradInput) < 1e-5)
+        assertClose(gradInput, reference.gradInput, rtol: 1e-4, atol: 1e-5)
+        assertClose(gradLayer!.weight, reference.gradWeight, rtol: 1e-4, atol: 1e-4)
+        assertClose(gradLayer!.bias!, reference.gradBias, rtol: 1e-4, atol: 1e-4)
+
+        // Without parameter gradients the input gradient is the same.
+        let (gradInputOnly, noLayer) = conv.backward(gradOutput, cache: cache, parameterGradients: false)
+        #expect(noLayer == nil)
+        #expect(gradInputOnly.scalars == gradInput.scalars)
+    }
+
+    @Test func changedWeightsAreNotServedFromTheCache() {
+        // The layer caches its weight transforms; a weight changed in place, a copy of the layer
+        // with other weights, and alternating between them must each use their own weights.
+        let geometry = ConvGeometry(channels: 16, inputHeight: 12, inputWidth: 12, kernelHeight: 3, kernelWidth: 3, padding: Padding2D(1))
+        let input = randomTensor([1, 16, 12, 12], seed: 61)
+        let gradOutput = randomTensor([1, 16, 12, 12], seed: 62)
+        var conv = Conv2d(weight: randomTensor([16, 16, 3, 3], seed: 63), bias: nil, padding: .symmetric(1))
+        _ = conv.backward(gradOutput, cache: conv.forward(input).cache, parameterGradients: false)
+
+        conv.weight.scalars[5] += 1  // in place: the cache must notice
+        var other = conv  // shares the cache object
+        other.weight = randomTensor([16, 16, 3, 3], seed: 64)
+        for layer in [conv, other, conv, other] {
+            let (output, cache) = layer.forward(input)
+            #expect(relativeL2Error(output, im2colForward(input, weight: layer.weight, bias: nil, geometry: geometry)) < 1e-5)
+            let gradInput = layer.backward(gradOutput, cache: cache, parameterGradients: false).gradInput
+            let expected = im2colBackward(gradOutput, input: input, weight: layer.weight, geometry: geometry).gradInput
+            #expect(relativeL2Error(gradInput, expected) < 1e-5)
+        }
+    }
+}
