@@ -137,6 +137,20 @@ func reusableScalars(_ count: Int, _ fill: (UnsafeMutableBufferPointer<Float>) -
     }.scalars
 }
 
+/// Runs `body` on `count` scalars of scratch memory with unspecified contents, taken from the
+/// active workspace (if any) and free again when `body` returns. The pointer must not escape.
+@inline(__always)
+func withScratchBuffer<Result>(_ count: Int, _ body: (UnsafeMutableBufferPointer<Float>) -> Result) -> Result {
+    var result: Result?
+    // One element at least, so that the base address exists even for an empty request.
+    _ = reusableTensor([Swift.max(count, 1)]) { scratch in
+        scratch.scalars.withUnsafeMutableBufferPointer { buffer in
+            result = body(UnsafeMutableBufferPointer(rebasing: buffer[0..<count]))
+        }
+    }
+    return result!
+}
+
 /// An array of `count` scalars whose contents are unspecified.
 func uninitializedScalars(_ count: Int) -> [Float] {
     [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }

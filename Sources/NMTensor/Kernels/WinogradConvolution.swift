@@ -171,66 +171,50 @@ public func winogradConvolution(_ input: Tensor, filter: WinogradFilter, bias: T
     guard batch > 0 && outputChannels > 0 && outputHeight > 0 && outputWidth > 0 else {
         return Tensor.zeros([batch, outputChannels, max(0, outputHeight), max(0, outputWidth)])
     }
-    var output = uninitializedTensor([batch, outputChannels, outputHeight, outputWidth])
     let tiles = WinogradTiles(
         batch: batch, height: height, width: width, outputHeight: outputHeight, outputWidth: outputWidth,
         padTop: padding.top, padLeft: padding.left)
     let tileCount = tiles.count
-    // V [36, C, P] and M [36, K, P] (+8 floats of slack: the output transform reads 8 tiles at once).
-    var transformedInput = [Float](unsafeUninitializedCapacity: 36 &* channels &* tileCount) { _, initialized in
-        initialized = 36 &* channels &* tileCount
-    }
-    var products = [Float](unsafeUninitializedCapacity: 36 &* outputChannels &* tileCount &+ 8) { buffer, initialized in
-        // The GEMMs overwrite everything but the slack.
-        buffer.baseAddress!.advanced(by: buffer.count - 8).initialize(repeating: 0, count: 8)
-        initialized = buffer.count
-    }
     let biasValues = bias?.scalars ?? [Float](repeating: 0, count: outputChannels)
-
-    input.scalars.withUnsafeBufferPointer { inputBuffer in
-        filter.transformed.withUnsafeBufferPointer { filterBuffer in
-            transformedInput.withUnsafeMutableBufferPointer { transformedBuffer in
-                products.withUnsafeMutableBufferPointer { productBuffer in
-                    biasValues.withUnsafeBufferPointer { biasBuffer in
-                        output.scalars.withUnsafeMutableBufferPointer { outputBuffer in
-                            let v = transformedBuffer.baseAddress!
-                            let m = productBuffer.baseAddress!
-                            tiles.transformInput(inputBuffer.baseAddress!, channels: channels, into: v)
-                            if channels == 0 {
-                                m.update(repeating: 0, count: 36 &* outputChannels &* tileCount)
-                            } else {
-                                let u = filterBuffer.baseAddress!
-                                @inline(__always) func product(_ i: Int) {
-                                    // M[i] [K, P] = U[i] [K, C] · V[i] [C, P]
-                                    nm_sgemm(
-                                        0, 0, Int32(outputChannels), Int32(tileCount), Int32(channels), 1,
-                                        u + i &* outputChannels &* channels, Int32(channels),
-                                        v + i &* channels &* tileCount, Int32(tileCount),
-                                        0, m + i &* outputChannels &* tileCount, Int32(tileCount))
-                                }
-                                // The 36 products run concurrently, each single-threaded in OpenBLAS: for
-                                // the small per-product sizes of 14×14–56×56 layers this beats OpenBLAS
-                                // threading each product (measured 1.1–1.6× on the whole convolution).
-                                let threads = ComputeThreads.count
-                                if threads > 1 {
-                                    let blasThreads = nm_get_num_threads()
-                                    if blasThreads != 1 { nm_set_num_threads(1) }
-                                    parallelFor(36) { range in
-                                        for i in range { product(i) }
-                                    }
-                                    if blasThreads != 1 { nm_set_num_threads(blasThreads) }
+    return reusableTensor([batch, outputChannels, outputHeight, outputWidth]) { output in
+        // V [36, C, P] and M [36, K, P] (+8 floats of slack: the output transform reads 8 tiles at once).
+        withScratchBuffer(36 &* channels &* tileCount) { transformedBuffer in
+            withScratchBuffer(36 &* outputChannels &* tileCount &+ 8) { productBuffer in
+                // The GEMMs overwrite everything but the slack.
+                productBuffer.baseAddress!.advanced(by: productBuffer.count - 8).update(repeating: 0, count: 8)
+                input.scalars.withUnsafeBufferPointer { inputBuffer in
+                    filter.transformed.withUnsafeBufferPointer { filterBuffer in
+                        biasValues.withUnsafeBufferPointer { biasBuffer in
+                            output.scalars.withUnsafeMutableBufferPointer { outputBuffer in
+                                let v = transformedBuffer.baseAddress!
+                                let m = productBuffer.baseAddress!
+                                tiles.transformInput(inputBuffer.baseAddress!, channels: channels, into: v)
+                                if channels == 0 {
+                                    m.update(repeating: 0, count: 36 &* outputChannels &* tileCount)
                                 } else {
+                                    let u = filterBuffer.baseAddress!
+                                    @inline(__always) func product(_ i: Int) {
+                                        // M[i] [K, P] = U[i] [K, C] · V[i] [C, P]
+                                        nm_sgemm(
+                                            0, 0, Int32(outputChannels), Int32(tileCount), Int32(channels), 1,
+                                            u + i &* outputChannels &* channels, Int32(channels),
+                                            v + i &* channels &* tileCount, Int32(tileCount),
+                                            0, m + i &* outputChannels &* tileCount, Int32(tileCount))
+                                    }
+                                    // OpenBLAS threads each product. (Running the 36 products concurrently,
+                                    // each single-threaded, was faster on 14×14 layers, but it needs
+                                    // OpenBLAS's process-wide thread count switched to 1, which changes the
+                                    // rounding of GEMMs other threads run meanwhile.)
                                     for i in 0..<36 { product(i) }
                                 }
+                                tiles.transformOutput(m, outputChannels: outputChannels, bias: biasBuffer.baseAddress!, into: outputBuffer.baseAddress!)
                             }
-                            tiles.transformOutput(m, outputChannels: outputChannels, bias: biasBuffer.baseAddress!, into: outputBuffer.baseAddress!)
                         }
                     }
                 }
             }
         }
     }
-    return output
 }
 
 /// `winogradConvolution` with the filter transform computed on the fly.
