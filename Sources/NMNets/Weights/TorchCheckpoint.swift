@@ -55,11 +55,27 @@ public enum TorchCheckpoint {
         let file = url.path
         let bytes: [UInt8]
         do {
-            bytes = Array(try Data(contentsOf: url, options: .mappedIfSafe))
+            bytes = try readBytes(of: url)
         } catch {
             throw WeightLoadingError.unreadableFile(file: file, reason: error.localizedDescription)
         }
         return try entries(decoding: bytes, file: file)
+    }
+
+    /// The file's bytes, read in 16 MiB chunks straight into the array: no memory-mapped copy of
+    /// the file stays resident beside it (the decoded tensors are the only other large block,
+    /// so loading peaks near twice the file size).
+    private static func readBytes(of url: URL) throws -> [UInt8] {
+        let handle = try FileHandle(forReadingFrom: url)
+        defer { try? handle.close() }
+        let size = try handle.seekToEnd()
+        try handle.seek(toOffset: 0)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Int(size))
+        while let chunk = try handle.read(upToCount: 1 << 24), !chunk.isEmpty {
+            bytes.append(contentsOf: chunk)
+        }
+        return bytes
     }
 
     /// The entries of a checkpoint held in memory; `file` names it in errors.
