@@ -85,7 +85,7 @@ func multiplyAdds(_ layer: any Layer, _ input: Tensor) -> (count: Int, output: T
         }
         return (total, current)
     case let residual as Residual:
-        let (bodyCount, output) = multiplyAdds(residual.body, input)
+        let bodyCount = multiplyAdds(residual.body, input).count
         let shortcutCount = residual.shortcut.map { multiplyAdds($0, input).count } ?? 0
         return (bodyCount + shortcutCount, residual(input))
     case let concat as ChannelConcat:

@@ -113,6 +113,25 @@ import Testing
         #expect(results.withLock { $0.allSatisfy { $0 == expected } })
     }
 
+    @Test func freeBuffersOfSizesLeftUnusedForSeveralPassesAreDropped() {
+        let workspace = TensorWorkspace()
+        let large = Tensor.ones([256, 256])
+        let kept = workspace.run { large * 2 }
+        // The same size, while `kept` holds one buffer; the result is dropped at once.
+        #expect(workspace.run { large + 1 } == large + 1)
+        #expect(workspace.retainedBytes == 2 * 256 * 256 * 4)
+        withExtendedLifetime(kept) {
+            let idle = TensorWorkspace.idlePassesBeforeDropping
+            for pass in 1...idle {
+                _ = workspace.run { Tensor.ones([3]) + 1 }
+                // Until the size has been idle long enough, both 256×256 buffers stay; then the
+                // free one goes and the one `kept` holds stays.
+                let expected = pass < idle ? 3 * 4 + 2 * 256 * 256 * 4 : 3 * 4 + 256 * 256 * 4
+                #expect(workspace.retainedBytes == expected, "pass \(pass)")
+            }
+        }
+    }
+
     @Test func releasingBuffersStartsOver() {
         let workspace = TensorWorkspace()
         let (a, b, image) = Self.inputs(seed: 50)

@@ -16,7 +16,9 @@ import Synchronization
 /// Kernels that draw from the active workspace: `matmul`, convolution (`im2col`, `col2im`,
 /// depthwise), activations, pooling, `channelAffine`, and the elementwise arithmetic, math and
 /// strided gathers of `Tensor`. The pool keeps its buffers between passes (`retainedBytes`)
-/// until `releaseBuffers()`.
+/// until `releaseBuffers()`, except that free buffers of a size no pass has requested for
+/// `idlePassesBeforeDropping` passes are dropped (so a batch evaluation at another size does
+/// not leave its buffers behind, while alternating forward and gradient passes keep theirs).
 ///
 /// One pass at a time: `run` on a workspace already running a pass (nested, or on another
 /// thread) runs its body without the pool, so sharing a workspace is safe.
@@ -43,6 +45,9 @@ public final class TensorWorkspace: @unchecked Sendable {
     private let isRunning = Mutex(false)
     // Touched only by the thread that set `isRunning` (see `run`), or under the lock.
     private var buffersByCount: [Int: [[Float]]] = [:]
+    /// Pass number in which each size was last requested.
+    private var lastRequest: [Int: Int] = [:]
+    private var passNumber = 0
     private var statistics = PassStatistics()
     private var completedPass = PassStatistics()
 
@@ -71,7 +76,9 @@ public final class TensorWorkspace: @unchecked Sendable {
         }
         guard acquired else { return try TensorWorkspace.$active.withValue(nil, operation: body) }
         statistics = PassStatistics()
+        passNumber += 1
         defer {
+            dropFreeBuffersOfUnusedSizes()
             isRunning.withLock { running in
                 completedPass = statistics
                 running = false
@@ -88,11 +95,33 @@ public final class TensorWorkspace: @unchecked Sendable {
         }
     }
 
+    /// How many consecutive passes may leave a size unrequested before its free buffers go.
+    public static let idlePassesBeforeDropping = 8
+
+    /// Forgets the free buffers of sizes not requested for `idlePassesBeforeDropping` passes;
+    /// buffers still held by tensors stay, to be reused once free.
+    private func dropFreeBuffersOfUnusedSizes() {
+        for count in Array(buffersByCount.keys)
+        where passNumber - lastRequest[count, default: passNumber] >= Self.idlePassesBeforeDropping {
+            var buffers = buffersByCount.removeValue(forKey: count)!
+            var held: [[Float]] = []
+            for index in buffers.indices where !buffers[index].isEmpty && !isSoleReference(&buffers[index]) {
+                held.append(buffers[index])
+            }
+            if held.isEmpty {
+                lastRequest[count] = nil
+            } else {
+                buffersByCount[count] = held
+            }
+        }
+    }
+
     /// A free buffer of `count` scalars moved out of the pool (its place left empty until
     /// `giveBack`), or a new one with a fresh place. Contents are unspecified.
     fileprivate func take(count: Int) -> (index: Int, scalars: [Float]) {
         statistics.buffers += 1
         statistics.bytes += count * MemoryLayout<Float>.stride
+        lastRequest[count] = passNumber
         var candidates = buffersByCount.removeValue(forKey: count) ?? []
         defer { buffersByCount[count] = candidates }
         for index in candidates.indices where isSoleReference(&candidates[index]) {
