@@ -41,7 +41,7 @@ struct DepthwiseLayer {
 }
 
 /// Relative L2 difference ‖a − b‖ / ‖b‖ in Double.
-private func relativeDifference(_ a: Tensor, _ b: Tensor) -> Double {
+func relativeDifference(_ a: Tensor, _ b: Tensor) -> Double {
     var difference = 0.0
     var norm = 0.0
     for (x, y) in zip(a.scalars, b.scalars) {

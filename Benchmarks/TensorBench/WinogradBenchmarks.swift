@@ -15,17 +15,6 @@ struct Winograd3x3Layer {
     }
 }
 
-/// Relative L2 difference ‖a − b‖ / ‖b‖ in Double.
-private func relativeL2(_ a: Tensor, _ b: Tensor) -> Double {
-    var difference = 0.0
-    var norm = 0.0
-    for (x, y) in zip(a.scalars, b.scalars) {
-        difference += Double(x - y) * Double(x - y)
-        norm += Double(y) * Double(y)
-    }
-    return (difference / max(norm, .leastNonzeroMagnitude)).squareRoot()
-}
-
 /// Times forward and backward-input of each layer, Winograd (filters transformed beforehand, as
 /// Conv2d caches them) vs im2col + GEMM, after checking that both agree; also times the filter
 /// transforms alone. Returns false if the paths disagree by more than 1e-4 (relative L2).
@@ -81,8 +70,8 @@ func runWinogradBenchmarks(_ layers: [Winograd3x3Layer], repetitions: Int) -> Bo
         inputWinograd()
         inputGEMM()
         let differences = [
-            relativeL2(winogradOutput, gemmOutput.reshaped(winogradOutput.shape)),
-            relativeL2(winogradGradInput, gemmGradInput),
+            relativeDifference(winogradOutput, gemmOutput.reshaped(winogradOutput.shape)),
+            relativeDifference(winogradGradInput, gemmGradInput),
         ]
         guard differences.allSatisfy({ $0 <= 1e-4 }) else {
             print("\(layer.label): Winograd and im2col paths disagree, relative L2 differences \(differences)")
