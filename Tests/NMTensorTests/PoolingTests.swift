@@ -34,6 +34,11 @@ struct PoolingCase: Sendable, CustomTestStringConvertible {
         .make(height: 9, width: 9, kernel: 2, stride: 1, padding: Padding2D(1), dilation: 2),
         .make(batch: 1, channels: 2, height: 2, width: 5, kernel: 3, stride: 1),  // OH = 0
         .make(channels: 16, height: 30, width: 28, kernel: 3, stride: 2, padding: Padding2D(1)),  // split across threads
+        // Wide rows: the 8-column SIMD blocks of max pooling plus scalar edges.
+        .make(batch: 1, height: 5, width: 37, kernel: 3, stride: 1, padding: Padding2D(1)),
+        .make(batch: 1, height: 6, width: 40, kernel: 3, stride: 2),
+        .make(batch: 1, height: 4, width: 36, kernel: 2, stride: 2),
+        .make(batch: 1, height: 7, width: 30, kernel: 3, stride: 1, padding: Padding2D(2), dilation: 2),
     ]
 }
 
@@ -124,6 +129,43 @@ private func distinctValues(_ shape: [Int], seed: UInt64) -> Tensor {
         let expected = referenceMaxPool(input, geometry: g)
         #expect(output == expected.output)
         #expect(argmax == expected.argmax)
+    }
+
+    @Test(arguments: PoolingCase.sweep)
+    func maxPoolKeepsTieAndNaNRulesOnWideRows(_ testCase: PoolingCase) {
+        // Values from {0, 1, 2} (many ties) with some NaNs: the first maximum of a window wins,
+        // and the first NaN wins for good; the same in the SIMD blocks and the scalar edges.
+        let g = testCase.geometry
+        let count = testCase.batch * g.channels * g.inputHeight * g.inputWidth
+        var generator = SeededGenerator(seed: 54)
+        let scalars = (0..<count).map { _ -> Float in
+            let draw = Int.random(in: 0..<40, using: &generator)
+            return draw == 0 ? .nan : Float(draw % 3)
+        }
+        let input = Tensor(shape: [testCase.batch, g.channels, g.inputHeight, g.inputWidth], scalars: scalars)
+        let (output, argmax) = maxPool2D(input, geometry: g)
+        var expectedArgmax: [Int32] = []
+        for n in 0..<testCase.batch {
+            for c in 0..<g.channels {
+                for oh in 0..<g.outputHeight {
+                    for ow in 0..<g.outputWidth {
+                        var best = -Float.infinity
+                        var bestIndex = -1
+                        for (ih, iw) in windowPositions(g, oh, ow) {
+                            let value = input[n, c, ih, iw]
+                            if bestIndex < 0 || (!best.isNaN && (value > best || value.isNaN)) {
+                                best = value
+                                bestIndex = ih * g.inputWidth + iw
+                            }
+                        }
+                        let found = output[n, c, oh, ow]
+                        #expect(found == best || (found.isNaN && best.isNaN), "\(testCase) at \(n),\(c),\(oh),\(ow)")
+                        expectedArgmax.append(Int32(bestIndex))
+                    }
+                }
+            }
+        }
+        #expect(argmax == expectedArgmax, "\(testCase)")
     }
 
     @Test(arguments: PoolingCase.sweep)
