@@ -3,7 +3,7 @@ import NMTensor
 import NMTestSupport
 import Testing
 
-// Conv2d's Winograd path (3×3, stride 1, ≥ 16 channels, ≥ 16 tiles) against the im2col + GEMM
+// Conv2d's Winograd path (3×3, stride 1, ≥ 16 channels, ≥ 49 tiles of 4×4) against the im2col + GEMM
 // computation its other path does, including the weight gradient and the cached filter transform.
 // (These tests do not toggle `Conv2d.isWinogradEnabled`: tests run concurrently. Under
 // NEUROMASK_WINOGRAD=0 they still pass, then checking the im2col path against itself.)
@@ -42,10 +42,10 @@ private func im2colBackward(_ gradOutput: Tensor, input: Tensor, weight: Tensor,
 struct Conv2dWinogradTests {
     /// (batch, channels in, channels out, height, width, padding): all Winograd-eligible.
     static let cases: [(Int, Int, Int, Int, Int, ConvolutionPadding)] = [
-        (1, 16, 24, 15, 17, .symmetric(1)),
-        (2, 20, 16, 9, 13, .explicit(Padding2D(top: 0, bottom: 2, left: 2, right: 1))),
-        (1, 16, 16, 18, 18, .tensorFlowSame),
-        (2, 16, 32, 14, 14, .symmetric(0)),
+        (1, 16, 24, 29, 31, .symmetric(1)),  // 8×8 tiles
+        (2, 20, 16, 13, 27, .explicit(Padding2D(top: 0, bottom: 2, left: 2, right: 1))),  // 2 × 4×7 tiles
+        (1, 16, 16, 28, 28, .tensorFlowSame),  // 7×7 tiles
+        (2, 16, 32, 30, 30, .symmetric(0)),  // 2 × 7×7 tiles
     ]
 
     @Test(arguments: 0..<cases.count)
@@ -58,6 +58,7 @@ struct Conv2dWinogradTests {
         let input = randomTensor([batch, channels, height, width], seed: 53)
 
         let (output, cache) = conv.forward(input)
+        #expect(cache.isWinograd == Conv2d.isWinogradEnabled, "the case must take the Winograd path")
         let expected = im2colForward(input, weight: weight, bias: bias, geometry: geometry)
         #expect(relativeL2Error(output, expected) < 1e-5)
         assertClose(output, expected, rtol: 1e-4, atol: 1e-5)
@@ -79,9 +80,10 @@ struct Conv2dWinogradTests {
     @Test func changedWeightsAreNotServedFromTheCache() {
         // The layer caches its weight transforms; a weight changed in place, a copy of the layer
         // with other weights, and alternating between them must each use their own weights.
-        let geometry = ConvGeometry(channels: 16, inputHeight: 12, inputWidth: 12, kernelHeight: 3, kernelWidth: 3, padding: Padding2D(1))
-        let input = randomTensor([1, 16, 12, 12], seed: 61)
-        let gradOutput = randomTensor([1, 16, 12, 12], seed: 62)
+        // 28×28: 49 tiles, so the Winograd path (and its cache) is taken.
+        let geometry = ConvGeometry(channels: 16, inputHeight: 28, inputWidth: 28, kernelHeight: 3, kernelWidth: 3, padding: Padding2D(1))
+        let input = randomTensor([1, 16, 28, 28], seed: 61)
+        let gradOutput = randomTensor([1, 16, 28, 28], seed: 62)
         var conv = Conv2d(weight: randomTensor([16, 16, 3, 3], seed: 63), bias: nil, padding: .symmetric(1))
         _ = conv.backward(gradOutput, cache: conv.forward(input).cache, parameterGradients: false)
 
@@ -90,6 +92,7 @@ struct Conv2dWinogradTests {
         other.weight = randomTensor([16, 16, 3, 3], seed: 64)
         for layer in [conv, other, conv, other] {
             let (output, cache) = layer.forward(input)
+            #expect(cache.isWinograd == Conv2d.isWinogradEnabled, "the case must take the Winograd path")
             #expect(relativeL2Error(output, im2colForward(input, weight: layer.weight, bias: nil, geometry: geometry)) < 1e-5)
             let gradInput = layer.backward(gradOutput, cache: cache, parameterGradients: false).gradInput
             let expected = im2colBackward(gradOutput, input: input, weight: layer.weight, geometry: geometry).gradInput

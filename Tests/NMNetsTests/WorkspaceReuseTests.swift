@@ -27,7 +27,6 @@ import Testing
     static let networks: [String: @Sendable () -> Sequential] = [
         "resnet50_small": { ResNet.network(depth: .resnet50, baseWidth: 8, classCount: 10) },
         "inception_v3_small": { InceptionV3.network(widthDivisor: 8, classCount: 10) },
-        // Its 16-channel block takes the Winograd path.
         "vgg16_small": { VGG16.network(widthDivisor: 16, hiddenFeatures: 64, classCount: 10) },
     ]
 
@@ -56,6 +55,32 @@ import Testing
         // Forward-only passes find everything they need in the same pool.
         #expect(classifier.logits(input) == expectedLogits)
         #expect(classifier.workspace.lastPass.allocations == 0)
+    }
+
+    @Test func winogradConvolutionsDrawTheirScratchFromThePool() {
+        // A 16→16 3×3 convolution on 28×28 (49 tiles) takes the Winograd path, whose transformed
+        // input and products are scratch buffers of the pool.
+        let winogradLayer = Conv2d(weight: randomTensor([16, 16, 3, 3], seed: 83) * 0.1, bias: nil, padding: .symmetric(1))
+        #expect(winogradLayer.forward(randomTensor([1, 16, 28, 28], seed: 80)).cache.isWinograd == Conv2d.isWinogradEnabled)
+        let network = Sequential([
+            .init("conv1", Conv2d(weight: randomTensor([16, 3, 3, 3], seed: 81) * 0.3, bias: randomTensor([16], seed: 82), padding: .symmetric(1))),
+            .init("relu1", Activation(.relu)),
+            .init("conv2", winogradLayer),
+            .init("pool", GlobalAveragePool()),
+            .init("flatten", Flatten()),
+            .init("fc", Linear(weight: randomTensor([10, 16], seed: 84), bias: nil)),
+        ])
+        let input = randomTensor([1, 3, 28, 28], seed: 85)
+        let classifier = ImageClassifier(
+            name: "winograd", normalization: .imageNet, network: network, classNames: (0..<10).map { "class \($0)" },
+            inputSize: 28, minimumInputSize: 28, acceptsAnySize: false)
+        let (logits, cache) = classifier.network.forward(input)
+        let expected = classifier.network.backward(Self.firstLogitGradient(logits), cache: cache, parameterGradients: false).gradInput
+        for pass in 1...3 {
+            let gradient = classifier.inputGradient(input, lossGradient: Self.firstLogitGradient).gradPixels
+            #expect(gradient == expected)
+            if pass > 1 { #expect(classifier.workspace.lastPass.allocations == 0, "pass \(pass)") }
+        }
     }
 
     @Test func resultsKeptAcrossPassesStayIntact() throws {
