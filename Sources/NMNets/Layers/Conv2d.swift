@@ -197,20 +197,13 @@ public struct Conv2d: Layer {
             gradInput = matmul(weight.reshaped([groups, groupOut, groupIn]), gradOutputGroups, transposeA: true)
                 .reshaped(input.shape)  // [N, g, C/g, H·W] → [N, C, H, W]
             if parameterGradients {
-                var gradWeight = Tensor.zeros([groups, groupOut, groupIn])
-                gemm(gradOutputGroups, input.reshaped([batch, groups, groupIn, length]), into: &gradWeight, transposeB: true)
-                gradLayer!.weight = gradWeight.reshaped(weight.shape)
+                gradLayer!.weight = weightGradient(gradOutput, columns: input, geometry: geometry)  // a 1×1 input is its own columns
             }
         } else if cache.isWinograd, let input = cache.input {
             gradInput = winogradConvolutionBackwardInput(
                 gradOutput, filter: winogradFilters.inputGradientFilter(for: weight), padding: geometry.padding)  // [N, C, H, W]
             if parameterGradients {
-                let columns = im2col(input, geometry: geometry)  // [N, C·9, OH·OW]
-                var gradWeight = Tensor.zeros([1, outputChannels, geometry.columnRows])
-                gemm(
-                    gradOutput.reshaped([batch, 1, outputChannels, length]), columns.reshaped([batch, 1, geometry.columnRows, length]),
-                    into: &gradWeight, transposeB: true)
-                gradLayer!.weight = gradWeight.reshaped(weight.shape)
+                gradLayer!.weight = weightGradient(gradOutput, columns: im2col(input, geometry: geometry), geometry: geometry)
             }
         } else if let columns = cache.columns {
             let groupRows = geometry.columnRows / groups
@@ -219,14 +212,24 @@ public struct Conv2d: Layer {
                 .reshaped([batch, geometry.columnRows, length])  // [N, C·KH·KW, OH·OW]
             gradInput = col2im(gradColumns, geometry: geometry)  // [N, C, H, W]
             if parameterGradients {
-                var gradWeight = Tensor.zeros([groups, groupOut, groupRows])
-                gemm(gradOutputGroups, columns.reshaped([batch, groups, groupRows, length]), into: &gradWeight, transposeB: true)
-                gradLayer!.weight = gradWeight.reshaped(weight.shape)
+                gradLayer!.weight = weightGradient(gradOutput, columns: columns, geometry: geometry)
             }
         } else {
             preconditionFailure("Conv2d.backward: cache holds neither input nor columns")
         }
         return (gradInput, gradLayer)
+    }
+
+    /// ∂L/∂weight from ∂L/∂output `[N, OC, OH, OW]` and the unfolded input `columns`
+    /// (`[N, C·KH·KW, OH·OW]` in any shape with that many elements): Σ_n gradOutput · columnsᵀ per group.
+    private func weightGradient(_ gradOutput: Tensor, columns: Tensor, geometry: ConvGeometry) -> Tensor {
+        let (batch, length) = (gradOutput.shape[0], geometry.columnCount)
+        let (groupOut, groupRows) = (outputChannels / groups, geometry.columnRows / groups)
+        var gradWeight = Tensor.zeros([groups, groupOut, groupRows])
+        gemm(
+            gradOutput.reshaped([batch, groups, groupOut, length]), columns.reshaped([batch, groups, groupRows, length]),
+            into: &gradWeight, transposeB: true)
+        return gradWeight.reshaped(weight.shape)
     }
 
     public func visitTensors(prefix: String, _ visit: (String, TensorRole, Tensor) -> Void) {

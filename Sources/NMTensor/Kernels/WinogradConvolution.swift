@@ -467,24 +467,25 @@ public final class WinogradFilterCache: @unchecked Sendable {
     /// `WinogradFilter(weight: weight)`, computed at most once per weight storage.
     /// - Parameter weight: `[K, C, 3, 3]`.
     public func filter(for weight: Tensor) -> WinogradFilter {
-        lock.lock()
-        defer { lock.unlock() }
-        forgetUnless(weight)
-        if let forward { return forward }
-        let filter = WinogradFilter(weight: weight)
-        forward = filter
-        return filter
+        cached(\.forward, for: weight) { WinogradFilter(weight: weight) }
     }
 
     /// `WinogradFilter(inputGradientOf: weight)`, computed at most once per weight storage.
     /// - Parameter weight: `[K, C, 3, 3]`.
     public func inputGradientFilter(for weight: Tensor) -> WinogradFilter {
+        cached(\.inputGradient, for: weight) { WinogradFilter(inputGradientOf: weight) }
+    }
+
+    /// The transform in `slot`, made by `make` unless it was computed from `weight`'s storage.
+    private func cached(
+        _ slot: ReferenceWritableKeyPath<WinogradFilterCache, WinogradFilter?>, for weight: Tensor, make: () -> WinogradFilter
+    ) -> WinogradFilter {
         lock.lock()
         defer { lock.unlock() }
         forgetUnless(weight)
-        if let inputGradient { return inputGradient }
-        let filter = WinogradFilter(inputGradientOf: weight)
-        inputGradient = filter
+        if let filter = self[keyPath: slot] { return filter }
+        let filter = make()
+        self[keyPath: slot] = filter
         return filter
     }
 
