@@ -3,7 +3,7 @@ import NMTensor
 import NMTestSupport
 import Testing
 
-// Conv2d's Winograd path (3×3, stride 1, ≥ 16 channels, ≥ 49 tiles of 4×4) against the im2col + GEMM
+// Conv2d's Winograd path (3×3, stride 1, ≥ 16 channels, ≥ 16 tiles of 4×4) against the im2col + GEMM
 // computation its other path does, including the weight gradient and the cached filter transform.
 // (These tests do not toggle `Conv2d.isWinogradEnabled`: tests run concurrently. Under
 // NEUROMASK_WINOGRAD=0 they still pass, then checking the im2col path against itself.)
@@ -75,6 +75,19 @@ struct Conv2dWinogradTests {
         let (gradInputOnly, noLayer) = conv.backward(gradOutput, cache: cache, parameterGradients: false)
         #expect(noLayer == nil)
         #expect(gradInputOnly.scalars == gradInput.scalars)
+    }
+
+    /// Where Winograd was measured slower, im2col + GEMM is kept: fewer than 16 tiles (a 7×7
+    /// output), fewer than 16 channels, stride 2. A 14×14 output (16 tiles) takes Winograd.
+    @Test func winogradOnlyWhereItPays() {
+        let wide = Conv2d(weight: randomTensor([32, 32, 3, 3], seed: 65), bias: nil, padding: .symmetric(1))
+        #expect(!wide.forward(randomTensor([1, 32, 7, 7], seed: 66)).cache.isWinograd)
+        #expect(wide.forward(randomTensor([1, 32, 14, 14], seed: 67)).cache.isWinograd == Conv2d.isWinogradEnabled)
+        #expect(wide.forward(randomTensor([4, 32, 7, 7], seed: 68)).cache.isWinograd == Conv2d.isWinogradEnabled)  // 4 × 4 tiles
+        let narrow = Conv2d(weight: randomTensor([8, 32, 3, 3], seed: 69), bias: nil, padding: .symmetric(1))
+        #expect(!narrow.forward(randomTensor([1, 32, 28, 28], seed: 70)).cache.isWinograd)
+        let strided = Conv2d(weight: randomTensor([32, 32, 3, 3], seed: 71), bias: nil, stride: 2, padding: .symmetric(1))
+        #expect(!strided.forward(randomTensor([1, 32, 56, 56], seed: 72)).cache.isWinograd)
     }
 
     @Test func changedWeightsAreNotServedFromTheCache() {

@@ -34,7 +34,7 @@ struct PoolingCase: Sendable, CustomTestStringConvertible {
         .make(height: 9, width: 9, kernel: 2, stride: 1, padding: Padding2D(1), dilation: 2),
         .make(batch: 1, channels: 2, height: 2, width: 5, kernel: 3, stride: 1),  // OH = 0
         .make(channels: 16, height: 30, width: 28, kernel: 3, stride: 2, padding: Padding2D(1)),  // split across threads
-        // Wide rows: the 8-column SIMD blocks of max pooling plus scalar edges.
+        // Wide rows: long vectorised inner loops plus their edges.
         .make(batch: 1, height: 5, width: 37, kernel: 3, stride: 1, padding: Padding2D(1)),
         .make(batch: 1, height: 6, width: 40, kernel: 3, stride: 2),
         .make(batch: 1, height: 4, width: 36, kernel: 2, stride: 2),
@@ -78,6 +78,19 @@ private func referenceMaxPool(_ input: Tensor, geometry g: ConvGeometry) -> (out
         }
     }
     return (output, argmax)
+}
+
+/// The max-pool gradient by its definition: each output gradient added, in output order, to the
+/// input element its window's `argmax` names (−1: none).
+private func referenceMaxPoolBackward(_ gradOutput: Tensor, argmax: [Int32], geometry g: ConvGeometry) -> Tensor {
+    let batch = gradOutput.shape[0]
+    var gradInput = Tensor.zeros([batch, g.channels, g.inputHeight, g.inputWidth])
+    let outputPlane = g.outputHeight * g.outputWidth
+    let inputPlane = g.inputHeight * g.inputWidth
+    for (outputIndex, winner) in argmax.enumerated() where winner >= 0 {
+        gradInput.scalars[(outputIndex / outputPlane) * inputPlane + Int(winner)] += gradOutput.scalars[outputIndex]
+    }
+    return gradInput
 }
 
 /// Average pooling by its definition, in Double.
@@ -125,16 +138,18 @@ private func distinctValues(_ shape: [Int], seed: UInt64) -> Tensor {
     func maxPoolMatchesDefinition(_ testCase: PoolingCase) {
         let g = testCase.geometry
         let input = randomTensor([testCase.batch, g.channels, g.inputHeight, g.inputWidth], seed: 51)
-        let (output, argmax) = maxPool2D(input, geometry: g)
+        let output = maxPool2D(input, geometry: g)
         let expected = referenceMaxPool(input, geometry: g)
         #expect(output == expected.output)
-        #expect(argmax == expected.argmax)
+        let probe = randomTensor(output.shape, seed: 59)
+        let gradInput = maxPool2DBackward(probe, input: input, output: output, geometry: g)
+        #expect(gradInput == referenceMaxPoolBackward(probe, argmax: expected.argmax, geometry: g))
     }
 
     @Test(arguments: PoolingCase.sweep)
     func maxPoolKeepsTieAndNaNRulesOnWideRows(_ testCase: PoolingCase) {
         // Values from {0, 1, 2} (many ties) with some NaNs: the first maximum of a window wins,
-        // and the first NaN wins for good; the same in the SIMD blocks and the scalar edges.
+        // and the first NaN wins for good (such planes take the exact, NaN-aware loop).
         let g = testCase.geometry
         let count = testCase.batch * g.channels * g.inputHeight * g.inputWidth
         var generator = SeededGenerator(seed: 54)
@@ -143,7 +158,7 @@ private func distinctValues(_ shape: [Int], seed: UInt64) -> Tensor {
             return draw == 0 ? .nan : Float(draw % 3)
         }
         let input = Tensor(shape: [testCase.batch, g.channels, g.inputHeight, g.inputWidth], scalars: scalars)
-        let (output, argmax) = maxPool2D(input, geometry: g)
+        let output = maxPool2D(input, geometry: g)
         var expectedArgmax: [Int32] = []
         for n in 0..<testCase.batch {
             for c in 0..<g.channels {
@@ -165,7 +180,10 @@ private func distinctValues(_ shape: [Int], seed: UInt64) -> Tensor {
                 }
             }
         }
-        #expect(argmax == expectedArgmax, "\(testCase)")
+        // The backward pass finds the same winners: the first maximum, or the first NaN.
+        let probe = randomTensor(output.shape, seed: 60)
+        let gradInput = maxPool2DBackward(probe, input: input, output: output, geometry: g)
+        #expect(gradInput == referenceMaxPoolBackward(probe, argmax: expectedArgmax, geometry: g), "\(testCase)")
     }
 
     @Test(arguments: PoolingCase.sweep)
@@ -174,9 +192,8 @@ private func distinctValues(_ shape: [Int], seed: UInt64) -> Tensor {
         guard testCase.batch * g.channels * g.inputHeight * g.inputWidth <= 800 else { return }  // keep the loop small
         let input = distinctValues([testCase.batch, g.channels, g.inputHeight, g.inputWidth], seed: 52)
         let probe = randomTensor([testCase.batch, g.channels, g.outputHeight, g.outputWidth], seed: 53)
-        let (_, argmax) = maxPool2D(input, geometry: g)
-        let gradInput = maxPool2DBackward(probe, argmax: argmax, geometry: g)
-        let numeric = numericGradient(input, epsilon: 0.01) { doubleInnerProduct(maxPool2D($0, geometry: g).output, probe) }
+        let gradInput = maxPool2DBackward(probe, input: input, output: maxPool2D(input, geometry: g), geometry: g)
+        let numeric = numericGradient(input, epsilon: 0.01) { doubleInnerProduct(maxPool2D($0, geometry: g), probe) }
         assertClose(gradInput, numeric, rtol: 1e-3, atol: 1e-3)
     }
 
@@ -209,8 +226,7 @@ private func distinctValues(_ shape: [Int], seed: UInt64) -> Tensor {
         let g = testCase.geometry
         let input = randomTensor([testCase.batch, g.channels, g.inputHeight, g.inputWidth], seed: 57)
         let probe = randomTensor([testCase.batch, g.channels, g.outputHeight, g.outputWidth], seed: 58)
-        let (_, argmax) = maxPool2D(input, geometry: g)
-        let gradInput = maxPool2DBackward(probe, argmax: argmax, geometry: g)
+        let gradInput = maxPool2DBackward(probe, input: input, output: maxPool2D(input, geometry: g), geometry: g)
         let total = gradInput.scalars.reduce(0.0) { $0 + Double($1) }
         let expectedTotal = probe.scalars.reduce(0.0) { $0 + Double($1) }
         #expect(abs(total - expectedTotal) <= 1e-4 * max(1, abs(expectedTotal)))
@@ -235,11 +251,17 @@ private func distinctValues(_ shape: [Int], seed: UInt64) -> Tensor {
     @Test func maxPoolTiesGoToTheFirstTapAndNaNPropagates() {
         let g = ConvGeometry(channels: 1, inputHeight: 2, inputWidth: 4, kernelHeight: 2, kernelWidth: 2, strideHeight: 2, strideWidth: 2)
         let input = Tensor(shape: [1, 1, 2, 4], scalars: [5, 5, 1, .nan, 5, 5, 9, 2])
-        let (output, argmax) = maxPool2D(input, geometry: g)
-        #expect(output.scalars[0] == 5 && argmax[0] == 0)
-        #expect(output.scalars[1].isNaN && argmax[1] == 3)
-        let gradInput = maxPool2DBackward(Tensor(shape: [1, 1, 1, 2], scalars: [1, 2]), argmax: argmax, geometry: g)
+        let output = maxPool2D(input, geometry: g)
+        #expect(output.scalars[0] == 5 && output.scalars[1].isNaN)
+        // The 5 at (0, 0) and the NaN at (0, 3) win their windows.
+        let gradInput = maxPool2DBackward(Tensor(shape: [1, 1, 1, 2], scalars: [1, 2]), input: input, output: output, geometry: g)
         #expect(gradInput == Tensor(shape: [1, 1, 2, 4], scalars: [1, 0, 0, 2, 0, 0, 0, 0]))
+        // Without the NaN the plane takes the fast path: the first 5 still wins, 9 the other window.
+        let finite = Tensor(shape: [1, 1, 2, 4], scalars: [5, 5, 1, 3, 5, 5, 9, 2])
+        let finiteOutput = maxPool2D(finite, geometry: g)
+        #expect(finiteOutput.scalars == [5, 9])
+        let finiteGrad = maxPool2DBackward(Tensor(shape: [1, 1, 1, 2], scalars: [1, 2]), input: finite, output: finiteOutput, geometry: g)
+        #expect(finiteGrad == Tensor(shape: [1, 1, 2, 4], scalars: [1, 0, 0, 0, 0, 0, 2, 0]))
     }
 
     @Test func globalAveragePoolAndItsGradient() {

@@ -17,7 +17,7 @@ import Testing
             strideHeight: 1, strideWidth: 1, padding: Padding2D(1), dilationHeight: 1, dilationWidth: 1)
         let columns = im2col(image, geometry: geometry)
         let folded = col2im(columns, geometry: geometry)
-        let pooled = maxPool2D(folded, geometry: geometry).output
+        let pooled = maxPool2D(folded, geometry: geometry)
         let scaled = channelAffine(pooled, scale: Tensor(shape: [2], scalars: [2, -1]), shift: nil)
         return [activated, columns, folded, scaled, scaled.exp(), product.permuted([1, 0])]
     }

@@ -107,29 +107,21 @@ public struct Conv2d: Layer {
         set { WinogradSetting.lock.withLock { WinogradSetting.isEnabled = newValue } }
     }
 
-    /// When Winograd is used: at least 16 input and output channels, and either at least 49
-    /// output tiles of 4×4 (over the batch; a 28×28 output), or at least 16 tiles with
-    /// channels·tiles large enough for its 36 GEMMs to pay. Measured on a quiet machine
-    /// (2 threads, batch 1, speed relative to im2col + GEMM, forward / input gradient): 56×56 and
-    /// 28×28 layers 1.2× (64–128 channels) to 2.4× (VGG); 14×14 with 256 channels 0.91× / 0.85×,
-    /// with 512 channels 1.24×; 7×7 (4 tiles) 0.4–0.6×.
+    /// When Winograd is used: at least 16 input and output channels and at least 16 output tiles
+    /// of 4×4 (over the batch; a 14×14 output). Measured on a quiet machine (`nmtensor-bench
+    /// --winograd`, 2 threads, batch 1, the 36 products run concurrently; speed relative to
+    /// im2col + GEMM, forward / input gradient): 14×14 with 256 channels 1.37× / 1.20×, 28×28 and
+    /// 56×56 with 64–128 channels 1.6–2.1×, VGG-16's layers 1.3–2.7×; 7×7 (4 tiles) 0.62×.
     static let winogradMinimumChannels = 16
     static let winogradMinimumTiles = 16
-    static let winogradTilesAlwaysWorthIt = 49
-    static let winogradMinimumWorkForFewTiles = 1 << 22  // C·K·tiles: 512·512·16 qualifies, 256·256·16 does not
 
     private func usesWinograd(_ geometry: ConvGeometry, batch: Int) -> Bool {
         let p = geometry.padding
+        let tiles = batch * ((geometry.outputHeight + 3) / 4) * ((geometry.outputWidth + 3) / 4)
         return geometry.kernelHeight == 3 && geometry.kernelWidth == 3 && stride == (1, 1) && dilation == (1, 1) && groups == 1
             && max(p.top, p.bottom, p.left, p.right) <= 2
             && inputChannels >= Self.winogradMinimumChannels && outputChannels >= Self.winogradMinimumChannels
-            && isWorthWinograd(tiles: batch * ((geometry.outputHeight + 3) / 4) * ((geometry.outputWidth + 3) / 4))
-            && Self.isWinogradEnabled
-    }
-
-    private func isWorthWinograd(tiles: Int) -> Bool {
-        tiles >= Self.winogradTilesAlwaysWorthIt
-            || (tiles >= Self.winogradMinimumTiles && inputChannels * outputChannels * tiles >= Self.winogradMinimumWorkForFewTiles)
+            && tiles >= Self.winogradMinimumTiles && Self.isWinogradEnabled
     }
 
     /// What backward needs: the input (depthwise, 1×1 and Winograd paths) or its im2col columns.

@@ -30,19 +30,21 @@ public struct MaxPool2d: ParameterFreeLayer {
         window = PoolingWindow(kernelSize: kernelSize, stride: stride, padding: padding)
     }
 
+    /// The input and output: the backward pass finds each window's winner again.
     public struct Cache {
         var geometry: ConvGeometry
-        var argmax: [Int32]
+        var input: Tensor
+        var output: Tensor
     }
 
     public func forward(_ input: Tensor) -> (output: Tensor, cache: Cache) {
         let geometry = window.geometry(for: input.shape)
-        let (output, argmax) = maxPool2D(input, geometry: geometry)
-        return (output, Cache(geometry: geometry, argmax: argmax))
+        let output = maxPool2D(input, geometry: geometry)
+        return (output, Cache(geometry: geometry, input: input, output: output))
     }
 
     public func backward(_ gradOutput: Tensor, cache: Cache) -> Tensor {
-        maxPool2DBackward(gradOutput, argmax: cache.argmax, geometry: cache.geometry)
+        maxPool2DBackward(gradOutput, input: cache.input, output: cache.output, geometry: cache.geometry)
     }
 }
 

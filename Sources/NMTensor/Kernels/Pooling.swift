@@ -3,27 +3,24 @@
 // H×W = input, OH×OW = output. Each forward accumulates one window tap at a time over a whole
 // output row; each backward scatters into its own (n, c) plane, so chunks never overlap.
 
-/// 2-D max pooling. Positions in the padding never win (as if padded with −∞).
+/// 2-D max pooling. Positions in the padding never win (as if padded with −∞); a NaN in a
+/// window wins and propagates, as in PyTorch. A window that lies entirely in the padding
+/// (impossible when each padding is at most half the dilated kernel, PyTorch's rule) gives −∞.
 ///
-/// Ties go to the first tap in (kernel row, kernel column) order; a NaN in a window wins and
-/// propagates, as in PyTorch. A window that lies entirely in the padding (impossible when each
-/// padding is at most half the dilated kernel, PyTorch's rule) gives −∞ and argmax −1.
+/// Planes without NaN (checked first, one vectorised pass) take a branch-free max; the winner
+/// of each window is found again by `maxPool2DBackward`, so the forward pass keeps no indices.
 /// - Parameters:
 ///   - input: `[N, C, H, W]` with C, H, W as in `geometry`.
 ///   - geometry: window size, stride, padding and dilation.
-/// - Returns: `output` `[N, C, OH, OW]` and, for each output element in the same order,
-///   `argmax`: the flat index `ih·W + iw` of the winning element within its (n, c) input plane
-///   (what `maxPool2DBackward` needs).
-public func maxPool2D(_ input: Tensor, geometry: ConvGeometry) -> (output: Tensor, argmax: [Int32]) {
+/// - Returns: `[N, C, OH, OW]`.
+public func maxPool2D(_ input: Tensor, geometry: ConvGeometry) -> Tensor {
     checkImageShape(input.shape, geometry: geometry, caller: "maxPool2D")
     let batch = input.shape[0]
     let (channels, height, width) = (geometry.channels, geometry.inputHeight, geometry.inputWidth)
-    precondition(height * width <= Int(Int32.max), "maxPool2D: plane of \(height)×\(width) is too large for Int32 indices")
     let (kernelHeight, kernelWidth) = (geometry.kernelHeight, geometry.kernelWidth)
     let (outputHeight, outputWidth) = (geometry.outputHeight, geometry.outputWidth)
     let (strideHeight, strideWidth) = (geometry.strideHeight, geometry.strideWidth)
-    var argmax = [Int32](repeating: -1, count: batch * channels * outputHeight * outputWidth)
-    let output = reusableTensor([batch, channels, outputHeight, outputWidth]) { output in
+    return reusableTensor([batch, channels, outputHeight, outputWidth]) { output in
         output.scalars.withUnsafeMutableBufferPointer { $0.update(repeating: -.infinity) }
         guard output.count > 0 && input.count > 0 else { return }
 
@@ -32,29 +29,97 @@ public func maxPool2D(_ input: Tensor, geometry: ConvGeometry) -> (output: Tenso
         let validColumns = (0..<kernelWidth).map { cols.validOutputs(tap: $0) }
         let (inputPlane, outputPlane) = (height * width, outputHeight * outputWidth)
 
+        /// Folds every in-range tap of each window into `out` with `combine(current, value)`.
+        @inline(__always) func poolPlane(_ image: UnsafePointer<Float>, into plane: UnsafeMutablePointer<Float>, _ combine: (Float, Float) -> Float) {
+            for outputRow in 0..<outputHeight {
+                let out = plane + outputRow &* outputWidth
+                for kernelRow in 0..<kernelHeight {
+                    let inputRow = outputRow &* strideHeight &+ rows.offset(tap: kernelRow)
+                    guard inputRow >= 0 && inputRow < height else { continue }
+                    for kernelColumn in 0..<kernelWidth {
+                        let base = inputRow &* width &+ cols.offset(tap: kernelColumn)
+                        if strideWidth == 1 {
+                            for outputColumn in validColumns[kernelColumn] {
+                                out[outputColumn] = combine(out[outputColumn], image[base &+ outputColumn])
+                            }
+                        } else {
+                            for outputColumn in validColumns[kernelColumn] {
+                                out[outputColumn] = combine(out[outputColumn], image[base &+ outputColumn &* strideWidth])
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
         input.scalars.withUnsafeBufferPointer { inputBuffer in
             output.scalars.withUnsafeMutableBufferPointer { outputBuffer in
-                argmax.withUnsafeMutableBufferPointer { argmaxBuffer in
-                    let (source, destination, indices) = (inputBuffer.baseAddress!, outputBuffer.baseAddress!, argmaxBuffer.baseAddress!)
-                    parallelFor(batch * channels, minimumChunk: planesPerChunk(workPerPlane: outputPlane &* kernelHeight &* kernelWidth)) { planes in
-                        for plane in planes {
-                            let image = source + plane &* inputPlane
-                            for outputRow in 0..<outputHeight {
-                                let rowStart = plane &* outputPlane &+ outputRow &* outputWidth
-                                let out = destination + rowStart
-                                let winner = indices + rowStart
-                                for kernelRow in 0..<kernelHeight {
-                                    let inputRow = outputRow &* strideHeight &+ rows.offset(tap: kernelRow)
-                                    guard inputRow >= 0 && inputRow < height else { continue }
-                                    for kernelColumn in 0..<kernelWidth {
-                                        let base = inputRow &* width &+ cols.offset(tap: kernelColumn)
-                                        for outputColumn in validColumns[kernelColumn] {
-                                            let index = base &+ outputColumn &* strideWidth
-                                            let value = image[index]
-                                            if value > out[outputColumn] || value.isNaN || winner[outputColumn] < 0 {
-                                                if !out[outputColumn].isNaN {
-                                                    out[outputColumn] = value
-                                                    winner[outputColumn] = Int32(truncatingIfNeeded: index)
+                let (source, destination) = (inputBuffer.baseAddress!, outputBuffer.baseAddress!)
+                parallelFor(batch * channels, minimumChunk: planesPerChunk(workPerPlane: outputPlane &* kernelHeight &* kernelWidth)) { planes in
+                    for plane in planes {
+                        let (image, out) = (source + plane &* inputPlane, destination + plane &* outputPlane)
+                        if containsNaN(image, count: inputPlane) {
+                            poolPlane(image, into: out) { current, value in current.isNaN || !(value > current || value.isNaN) ? current : value }
+                        } else {
+                            poolPlane(image, into: out) { current, value in value > current ? value : current }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Gradient of `maxPool2D` with respect to its input: each output gradient goes to the element
+/// that won its window — the first in-range tap in (kernel row, kernel column) order that equals
+/// the window's output (for a NaN output, the first NaN) — summed where windows overlap.
+/// Windows entirely in the padding contribute nothing.
+/// - Parameters:
+///   - gradOutput: `[N, C, OH, OW]`.
+///   - input: the forward input `[N, C, H, W]`.
+///   - output: the forward output `maxPool2D(input, geometry:)`.
+///   - geometry: the forward geometry.
+/// - Returns: `[N, C, H, W]`.
+public func maxPool2DBackward(_ gradOutput: Tensor, input: Tensor, output: Tensor, geometry: ConvGeometry) -> Tensor {
+    checkOutputShape(gradOutput.shape, geometry: geometry, caller: "maxPool2DBackward")
+    checkImageShape(input.shape, geometry: geometry, caller: "maxPool2DBackward")
+    precondition(output.shape == gradOutput.shape && input.shape[0] == gradOutput.shape[0],
+        "maxPool2DBackward: output \(output.shape), gradOutput \(gradOutput.shape) and input \(input.shape) do not match")
+    let batch = gradOutput.shape[0]
+    let (channels, height, width) = (geometry.channels, geometry.inputHeight, geometry.inputWidth)
+    let (kernelHeight, kernelWidth) = (geometry.kernelHeight, geometry.kernelWidth)
+    let (outputHeight, outputWidth) = (geometry.outputHeight, geometry.outputWidth)
+    let (strideHeight, strideWidth) = (geometry.strideHeight, geometry.strideWidth)
+    return reusableTensor([batch, channels, height, width]) { gradInput in
+        gradInput.scalars.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        guard gradInput.count > 0 && gradOutput.count > 0 else { return }
+        let rows = ConvolutionAxis(rowsOf: geometry)
+        let cols = ConvolutionAxis(columnsOf: geometry)
+        let (inputPlane, outputPlane) = (height * width, outputHeight * outputWidth)
+
+        gradOutput.scalars.withUnsafeBufferPointer { gradOutputBuffer in
+            input.scalars.withUnsafeBufferPointer { inputBuffer in
+                output.scalars.withUnsafeBufferPointer { outputBuffer in
+                    gradInput.scalars.withUnsafeMutableBufferPointer { gradInputBuffer in
+                        let (gradients, source, maxima, destination) = (gradOutputBuffer.baseAddress!, inputBuffer.baseAddress!, outputBuffer.baseAddress!, gradInputBuffer.baseAddress!)
+                        parallelFor(batch * channels, minimumChunk: planesPerChunk(workPerPlane: outputPlane &* kernelHeight &* kernelWidth)) { planes in
+                            for plane in planes {
+                                let (image, result) = (source + plane &* inputPlane, destination + plane &* inputPlane)
+                                for outputRow in 0..<outputHeight {
+                                    for outputColumn in 0..<outputWidth {
+                                        let outputIndex = plane &* outputPlane &+ outputRow &* outputWidth &+ outputColumn
+                                        let maximum = maxima[outputIndex]
+                                        search: for kernelRow in 0..<kernelHeight {
+                                            let inputRow = outputRow &* strideHeight &+ rows.offset(tap: kernelRow)
+                                            guard inputRow >= 0 && inputRow < height else { continue }
+                                            for kernelColumn in 0..<kernelWidth {
+                                                let inputColumn = outputColumn &* strideWidth &+ cols.offset(tap: kernelColumn)
+                                                guard inputColumn >= 0 && inputColumn < width else { continue }
+                                                let index = inputRow &* width &+ inputColumn
+                                                let value = image[index]
+                                                if value == maximum || (value.isNaN && maximum.isNaN) {
+                                                    result[index] += gradients[outputIndex]
+                                                    break search
                                                 }
                                             }
                                         }
@@ -67,45 +132,17 @@ public func maxPool2D(_ input: Tensor, geometry: ConvGeometry) -> (output: Tenso
             }
         }
     }
-    return (output, argmax)
 }
 
-/// Gradient of `maxPool2D` with respect to its input: each output gradient goes to the input
-/// element that won its window (summed where windows overlap). Entries of `argmax` that are −1
-/// contribute nothing.
-/// - Parameters:
-///   - gradOutput: `[N, C, OH, OW]`.
-///   - argmax: the indices `maxPool2D` returned with the forward output.
-///   - geometry: the forward geometry.
-/// - Returns: `[N, C, H, W]`.
-public func maxPool2DBackward(_ gradOutput: Tensor, argmax: [Int32], geometry: ConvGeometry) -> Tensor {
-    checkOutputShape(gradOutput.shape, geometry: geometry, caller: "maxPool2DBackward")
-    precondition(argmax.count == gradOutput.count, "maxPool2DBackward: \(argmax.count) argmax entries for gradOutput \(gradOutput.shape)")
-    let batch = gradOutput.shape[0]
-    let (channels, height, width) = (geometry.channels, geometry.inputHeight, geometry.inputWidth)
-    return reusableTensor([batch, channels, height, width]) { gradInput in
-        gradInput.scalars.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
-        guard gradInput.count > 0 && gradOutput.count > 0 else { return }
-        let (inputPlane, outputPlane) = (height * width, geometry.outputHeight * geometry.outputWidth)
-
-        gradOutput.scalars.withUnsafeBufferPointer { gradOutputBuffer in
-            argmax.withUnsafeBufferPointer { argmaxBuffer in
-                gradInput.scalars.withUnsafeMutableBufferPointer { gradInputBuffer in
-                    let (gradients, indices, destination) = (gradOutputBuffer.baseAddress!, argmaxBuffer.baseAddress!, gradInputBuffer.baseAddress!)
-                    parallelFor(batch * channels, minimumChunk: planesPerChunk(workPerPlane: outputPlane)) { planes in
-                        for plane in planes {
-                            let result = destination + plane &* inputPlane
-                            for outputIndex in (plane &* outputPlane)..<((plane &+ 1) &* outputPlane) {
-                                let index = Int(indices[outputIndex])
-                                guard index >= 0 else { continue }
-                                precondition(index < inputPlane, "maxPool2DBackward: argmax \(index) outside a \(height)×\(width) plane")
-                                result[index] += gradients[outputIndex]
-                            }
-                        }
-                    }
-                }
-            }
+/// Whether any of `count` floats at `values` is NaN: one branch-free pass over their bit
+/// patterns (exponent all ones and a non-zero mantissa), which the compiler vectorises.
+private func containsNaN(_ values: UnsafePointer<Float>, count: Int) -> Bool {
+    values.withMemoryRebound(to: UInt32.self, capacity: count) { bits in
+        var found: UInt32 = 0
+        for index in 0..<count {
+            found |= (bits[index] & 0x7fff_ffff) > 0x7f80_0000 ? 1 : 0
         }
+        return found != 0
     }
 }
 
