@@ -250,43 +250,70 @@ private struct PhaseLayout {
     }
 
     /// One output plane: `result[oh, ow] = bias + Σ_t weights[t] · scratch[oh·SH·phaseWidth + offsets[t] + ow]`,
-    /// 16 or 8 columns at a time in registers.
+    /// 16 or 8 columns of two rows at a time in registers (two rows give the adds two
+    /// independent chains per register: the loop is bound by add latency, not throughput).
     @inline(__always)
     func correlate(
         _ scratch: UnsafePointer<Float>, taps offsets: UnsafePointer<Int>, weights: UnsafePointer<Float>, bias: Float,
         into result: UnsafeMutablePointer<Float>
     ) {
+        let rowStep = strideHeight &* phaseWidth
+        var outputRow = 0
+        while outputRow &+ 2 <= outputHeight {
+            correlateRows(
+                SIMD2<Int>(0, rowStep), scratch + outputRow &* rowStep, taps: offsets, weights: weights, bias: bias,
+                into: result + outputRow &* outputWidth)
+            outputRow &+= 2
+        }
+        if outputRow < outputHeight {
+            correlateRows(
+                SIMD2<Int>(0, 0), scratch + outputRow &* rowStep, taps: offsets, weights: weights, bias: bias,
+                into: result + outputRow &* outputWidth, rows: 1)
+        }
+    }
+
+    /// `correlate` for `rows` (1 or 2) output rows whose scratch rows start at `rowBase + rowOffsets[i]`.
+    /// With one row, the second lane of `rowOffsets` repeats the first and its sums are dropped.
+    @inline(__always)
+    private func correlateRows(
+        _ rowOffsets: SIMD2<Int>, _ rowBase: UnsafePointer<Float>, taps offsets: UnsafePointer<Int>, weights: UnsafePointer<Float>,
+        bias: Float, into out: UnsafeMutablePointer<Float>, rows: Int = 2
+    ) {
         let tapCount = taps
-        for outputRow in 0..<outputHeight {
-            let rowBase = scratch + outputRow &* strideHeight &* phaseWidth
-            let out = result + outputRow &* outputWidth
-            var column = 0
-            while column &+ 16 <= outputWidth {
-                var sum = SIMD16<Float>(repeating: 0)
-                for tap in 0..<tapCount {
-                    sum += weights[tap] * UnsafeRawPointer(rowBase + (offsets[tap] &+ column)).loadUnaligned(as: SIMD16<Float>.self)
-                }
-                // The bias last, as a separate bias add would round.
-                UnsafeMutableRawPointer(out + column).storeBytes(of: sum + bias, as: SIMD16<Float>.self)
-                column &+= 16
+        @inline(__always) func load<V: SIMD>(_ row: Int, _ tap: Int, _ column: Int, as type: V.Type) -> V where V.Scalar == Float {
+            UnsafeRawPointer(rowBase + (rowOffsets[row] &+ offsets[tap] &+ column)).loadUnaligned(as: V.self)
+        }
+        var column = 0
+        while column &+ 16 <= outputWidth {
+            var (first, second) = (SIMD16<Float>(repeating: 0), SIMD16<Float>(repeating: 0))
+            for tap in 0..<tapCount {
+                first += weights[tap] * load(0, tap, column, as: SIMD16<Float>.self)
+                second += weights[tap] * load(1, tap, column, as: SIMD16<Float>.self)
             }
-            while column &+ 8 <= outputWidth {
-                var sum = SIMD8<Float>(repeating: 0)
-                for tap in 0..<tapCount {
-                    sum += weights[tap] * UnsafeRawPointer(rowBase + (offsets[tap] &+ column)).loadUnaligned(as: SIMD8<Float>.self)
-                }
-                UnsafeMutableRawPointer(out + column).storeBytes(of: sum + bias, as: SIMD8<Float>.self)
-                column &+= 8
+            // The bias last, as a separate bias add would round.
+            UnsafeMutableRawPointer(out + column).storeBytes(of: first + bias, as: SIMD16<Float>.self)
+            if rows == 2 { UnsafeMutableRawPointer(out + (outputWidth &+ column)).storeBytes(of: second + bias, as: SIMD16<Float>.self) }
+            column &+= 16
+        }
+        while column < outputWidth {
+            // 8 columns, the last block possibly partial: 8 lanes computed (the scratch has 8
+            // floats of slack to read), only the ones inside the row stored.
+            var (first, second) = (SIMD8<Float>(repeating: 0), SIMD8<Float>(repeating: 0))
+            for tap in 0..<tapCount {
+                first += weights[tap] * load(0, tap, column, as: SIMD8<Float>.self)
+                second += weights[tap] * load(1, tap, column, as: SIMD8<Float>.self)
             }
-            if column < outputWidth {
-                // A last, partial block: 8 lanes computed (the scratch has 8 floats of slack to
-                // read), only the ones inside the row stored.
-                var sum = SIMD8<Float>(repeating: 0)
-                for tap in 0..<tapCount {
-                    sum += weights[tap] * UnsafeRawPointer(rowBase + (offsets[tap] &+ column)).loadUnaligned(as: SIMD8<Float>.self)
+            let lanes = min(8, outputWidth &- column)
+            if lanes == 8 {
+                UnsafeMutableRawPointer(out + column).storeBytes(of: first + bias, as: SIMD8<Float>.self)
+                if rows == 2 { UnsafeMutableRawPointer(out + (outputWidth &+ column)).storeBytes(of: second + bias, as: SIMD8<Float>.self) }
+            } else {
+                for lane in 0..<lanes { out[column &+ lane] = first[lane] + bias }
+                if rows == 2 {
+                    for lane in 0..<lanes { out[outputWidth &+ column &+ lane] = second[lane] + bias }
                 }
-                for lane in 0..<(outputWidth &- column) { out[column &+ lane] = sum[lane] + bias }
             }
+            column &+= 8
         }
     }
 
