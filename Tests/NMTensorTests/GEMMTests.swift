@@ -60,6 +60,29 @@ private func naiveMatmul(_ a: Tensor, _ b: Tensor, transposeA: Bool, transposeB:
         }
     }
 
+    /// A convolution's GEMM: per group `weight · input` plus a per-row bias filled block by block —
+    /// small, split (over columns or rows) and matrix-vector (L = 1, M = 1) products.
+    @Test(arguments: [(2, 3, 5, 4, 7), (1, 1, 64, 48, 3136), (1, 2, 300, 40, 49), (2, 2, 40, 30, 1), (1, 1, 1, 500, 600)])
+    func matmulWithRowBiasMatchesNaive(batch: Int, groups: Int, rows: Int, depth: Int, length: Int) {
+        let weight = randomTensor([groups, rows, depth], seed: 13)
+        let input = randomTensor([batch, groups, depth, length], seed: 14)
+        let bias = randomTensor([groups * rows], seed: 15)
+        let output = matmul(weight, input, rowBias: bias)
+        #expect(output.shape == [batch, groups, rows, length])
+        for n in 0..<batch {
+            for g in 0..<groups {
+                let w = Tensor(shape: [rows, depth], scalars: Array(weight.scalars[(g * rows * depth)..<((g + 1) * rows * depth)]))
+                let entry = (n * groups + g) * depth * length
+                let x = Tensor(shape: [depth, length], scalars: Array(input.scalars[entry..<(entry + depth * length)]))
+                let product = naiveMatmul(w, x, transposeA: false, transposeB: false)
+                let expected = Tensor(shape: [rows, length], scalars: product.scalars.enumerated().map { $1 + bias.scalars[g * rows + $0 / length] })
+                let offset = (n * groups + g) * rows * length
+                let found = Tensor(shape: [rows, length], scalars: Array(output.scalars[offset..<(offset + rows * length)]))
+                assertClose(found, expected, rtol: 1e-5, atol: 1e-4, "n=\(n) g=\(g)")
+            }
+        }
+    }
+
     @Test func batchedMatmulBroadcastsAndMatchesPerEntryProducts() {
         let a = randomTensor([2, 1, 3, 4], seed: 6)  // broadcast over axis 1
         let b = randomTensor([3, 4, 5], seed: 7)  // broadcast over axis 0

@@ -96,8 +96,9 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     }
 }
 
-/// `weight · input` per group plus a per-row bias, without a separate bias pass: the output is
-/// filled with the bias and OpenBLAS accumulates onto it (beta 1). A grouped convolution's GEMM.
+/// `weight · input` per group plus a per-row bias, without a separate bias pass: each thread
+/// fills its block of the output with the bias and OpenBLAS accumulates onto it (beta 1) while
+/// the block is still in cache. A grouped convolution's GEMM.
 /// - Parameters:
 ///   - weight: `[G, M, K]`.
 ///   - input: `[N, G, K, L]`.
@@ -107,21 +108,27 @@ public func matmul(_ weight: Tensor, _ input: Tensor, rowBias bias: Tensor?) -> 
     precondition(weight.rank == 3 && input.rank == 4 && input.shape[1] == weight.shape[0] && input.shape[2] == weight.shape[2],
         "matmul(rowBias:): weight \(weight.shape) and input \(input.shape) are not [G, M, K] and [N, G, K, L]")
     guard let bias else { return matmul(weight, input) }
-    let (batch, groups, rows, length) = (input.shape[0], weight.shape[0], weight.shape[1], input.shape[3])
+    let (batch, groups, rows, depth, length) = (input.shape[0], weight.shape[0], weight.shape[1], weight.shape[2], input.shape[3])
     precondition(bias.count == groups * rows, "matmul(rowBias:): bias \(bias.shape) for \(groups * rows) rows")
+    let threads = ComputeThreads.count  // sets OpenBLAS single-threaded on first use
     return reusableTensor([batch, groups, rows, length]) { c in
-        c.scalars.withUnsafeMutableBufferPointer { output in
-            bias.scalars.withUnsafeBufferPointer { biases in
-                let (base, values) = (output.baseAddress!, biases.baseAddress!)
-                let rowCount = batch &* groups &* rows
-                parallelFor(rowCount, minimumChunk: max(1, 65_536 / max(1, length))) { range in
-                    for row in range {
-                        (base + row &* length).update(repeating: values[row % (groups &* rows)], count: length)
+        guard rows > 0 && length > 0 else { return }
+        weight.scalars.withUnsafeBufferPointer { weightBuffer in
+            input.scalars.withUnsafeBufferPointer { inputBuffer in
+                bias.scalars.withUnsafeBufferPointer { biasBuffer in
+                    c.scalars.withUnsafeMutableBufferPointer { output in
+                        for entry in 0..<(batch * groups) {
+                            let group = entry % groups
+                            let (a, b) = (weightBuffer.baseAddress! + group * rows * depth, inputBuffer.baseAddress! + entry * depth * length)
+                            splitSGEMM(
+                                transposeA: false, transposeB: false, m: rows, n: length, k: depth, alpha: 1,
+                                a: a, lda: max(1, depth), b: b, ldb: length, beta: 1, c: output.baseAddress! + entry * rows * length,
+                                ldc: length, threads: threads, rowBias: biasBuffer.baseAddress! + group * rows)
+                        }
                     }
                 }
             }
         }
-        gemm(weight, input, into: &c, beta: 1)
     }
 }
 
@@ -141,21 +148,24 @@ private func broadcastStrides(_ own: [Int], to batch: [Int], matrixSize: Int) ->
 /// One `sgemm` (row-major), its output split into `threads` blocks of rows or columns that run
 /// concurrently on the `WorkerPool`, each a single-threaded OpenBLAS call (the larger output
 /// dimension is split, so each thread packs half of that operand and all of the other). Small
-/// products run in one call.
+/// products run in one call. With `rowBias` (M values), each block of C is first filled with
+/// its rows' bias (then `beta` must be 1).
 private func splitSGEMM(
     transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int, rowBias: UnsafePointer<Float>? = nil
 ) {
+    precondition(rowBias == nil || beta == 1, "splitSGEMM: a row bias needs beta 1")
     if m == 1 || n == 1 {
         splitSGEMV(
             transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-            a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: threads)
+            a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: threads, rowBias: rowBias)
         return
     }
     let work = m * n * k
     let parts = work < 1 << 18 ? 1 : min(threads, max(m, n) / 16)
     if parts <= 1 {
+        fill(c, ldc: ldc, rows: 0..<m, columns: 0..<n, rowBias: rowBias)
         nm_sgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
         return
     }
@@ -170,12 +180,14 @@ private func splitSGEMM(
             guard end > start else { continue }
             if splitsColumns {
                 // C[:, start..<end] = op(A) · op(B)[:, start..<end]
+                fill(c, ldc: ldc, rows: 0..<m, columns: start..<end, rowBias: rowBias)
                 let bBlock = transposeB ? b + start * ldb : b + start
                 nm_sgemm(
                     transposeA ? 1 : 0, transposeB ? 1 : 0, Int32(m), Int32(end - start), Int32(k), alpha, a, Int32(lda),
                     bBlock, Int32(ldb), beta, c + start, Int32(ldc))
             } else {
                 // C[start..<end, :] = op(A)[start..<end, :] · op(B)
+                fill(c, ldc: ldc, rows: start..<end, columns: 0..<n, rowBias: rowBias)
                 let aBlock = transposeA ? a + start : a + start * lda
                 nm_sgemm(
                     transposeA ? 1 : 0, transposeB ? 1 : 0, Int32(end - start), Int32(n), Int32(k), alpha, aBlock, Int32(lda),
@@ -191,7 +203,7 @@ private func splitSGEMM(
 private func splitSGEMV(
     transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int, rowBias: UnsafePointer<Float>?
 ) {
     // y = op(matrix) · x over `length` outputs; `block` computes outputs start..<end.
     let length: Int
@@ -201,6 +213,7 @@ private func splitSGEMV(
         let (x, incx) = (a, transposeA ? lda : 1)
         length = n
         block = { start, end in
+            fill(c, ldc: ldc, rows: 0..<1, columns: start..<end, rowBias: rowBias)
             if transposeB {  // B is [N, K]: rows start..<end of B times x
                 nm_sgemv(0, Int32(end - start), Int32(k), alpha, b + start * ldb, Int32(ldb), x, Int32(incx), beta, c + start, 1)
             } else {  // B is [K, N]: columns start..<end of Bᵀ x
@@ -212,6 +225,7 @@ private func splitSGEMV(
         let (x, incx) = (b, transposeB ? 1 : ldb)
         length = m
         block = { start, end in
+            fill(c, ldc: ldc, rows: start..<end, columns: 0..<1, rowBias: rowBias)
             if transposeA {  // A is [K, M]: columns start..<end of Aᵀ x
                 nm_sgemv(1, Int32(k), Int32(end - start), alpha, a + start, Int32(lda), x, Int32(incx), beta, c + start * ldc, Int32(ldc))
             } else {  // A is [M, K]: rows start..<end of A x
@@ -227,5 +241,15 @@ private func splitSGEMV(
             let end = min(length, blocks * (part + 1) / parts * 16)
             if end > start { block(start, end) }
         }
+    }
+}
+
+/// Sets `c[r, j] = rowBias[r]` for the given rows and columns of a row-major matrix with leading
+/// dimension `ldc`; nothing without a bias.
+@inline(__always)
+private func fill(_ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Range<Int>, columns: Range<Int>, rowBias: UnsafePointer<Float>?) {
+    guard let rowBias else { return }
+    for row in rows {
+        (c + (row &* ldc &+ columns.lowerBound)).update(repeating: rowBias[row], count: columns.count)
     }
 }
