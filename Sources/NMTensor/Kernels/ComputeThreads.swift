@@ -36,12 +36,13 @@ public enum ComputeThreads {
         configured = threads
     }
 
-    /// OpenBLAS's own view of its thread count, its kernel family and build configuration.
+    /// OpenBLAS's kernel family, build configuration and its own thread count (1: each call runs
+    /// on the thread that makes it, inside the library's worker pool).
     public static var blasDescription: String {
         _ = count
         let core = String(cString: nm_blas_corename())
         let config = String(cString: nm_blas_config()).trimmingCharacters(in: .whitespaces)
-        return "OpenBLAS \(config) core=\(core) threads=\(nm_get_num_threads())"
+        return "OpenBLAS \(config) core=\(core) threads per call=\(nm_get_num_threads())"
     }
 
     private static func defaultCount() -> Int {

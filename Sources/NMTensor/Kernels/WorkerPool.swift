@@ -8,9 +8,10 @@ import Synchronization
 /// ~30 % of an EfficientNet-Lite0 iteration's samples were in the scheduler).
 ///
 /// A worker spins for `spinNanoseconds` after its last job (waking a sleeping thread costs tens
-/// of microseconds, more than many of the jobs), then sleeps on a condition variable. The
-/// calling thread claims chunks too, so a job never waits for a sleeping worker to wake: it only
-/// waits for chunks a worker has already started.
+/// of microseconds, more than many of the jobs), yielding its core at every turn after the
+/// first thousand (so that on a busy or oversubscribed machine the threads with work run), then
+/// sleeps on a condition variable. The calling thread claims chunks too, so a job never waits
+/// for a sleeping worker to wake: it only waits for chunks a worker has already started.
 ///
 /// One job at a time: a call made while a job runs (another thread's, or a nested call from
 /// inside a chunk) runs its chunks inline on the calling thread. Chunk boundaries never depend
@@ -52,7 +53,7 @@ final class WorkerPool: @unchecked Sendable {
             publish(chunks: chunks, body: escapable)
             // The caller claims chunks like any worker; then waits for the ones in flight.
             runClaimedChunks(chunks, escapable)
-            while finishedChunks.load(ordering: .acquiring) < chunks {}
+            spin { finishedChunks.load(ordering: .acquiring) >= chunks }
             close()
         }
     }
@@ -72,8 +73,19 @@ final class WorkerPool: @unchecked Sendable {
 
     private func close() {
         generation.add(1, ordering: .sequentiallyConsistent)  // even → odd: no new participants
-        while participants.load(ordering: .sequentiallyConsistent) > 0 {}
+        spin { participants.load(ordering: .sequentiallyConsistent) == 0 }
         body = nil
+    }
+
+    /// Busy-waits until `isDone()`; after a while it yields the core at every turn, so that a
+    /// worker sharing this core (more threads than free cores) gets to finish its chunk.
+    @inline(__always)
+    private func spin(until isDone: () -> Bool) {
+        var turns = 0
+        while !isDone() {
+            turns &+= 1
+            if turns > 1000 { sched_yield() }
+        }
     }
 
     /// A worker's share of the published job. Not inlined, so that every retain of `body` it
@@ -129,6 +141,7 @@ final class WorkerPool: @unchecked Sendable {
         while true {
             if let current = published() { return current }
             spins &+= 1
+            if spins > 1000 { sched_yield() }  // a thread waiting for this core runs first
             if spins & 255 == 0 && DispatchTime.now().uptimeNanoseconds > deadline { break }
         }
         wakeUp.lock()
