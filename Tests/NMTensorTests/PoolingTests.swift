@@ -39,6 +39,12 @@ struct PoolingCase: Sendable, CustomTestStringConvertible {
         .make(batch: 1, height: 6, width: 40, kernel: 3, stride: 2),
         .make(batch: 1, height: 4, width: 36, kernel: 2, stride: 2),
         .make(batch: 1, height: 7, width: 30, kernel: 3, stride: 1, padding: Padding2D(2), dilation: 2),
+        // Column stride 1 with another row stride, a non-square kernel and asymmetric padding
+        // (the average pool's register-sum path).
+        PoolingCase(batch: 2, geometry: ConvGeometry(
+            channels: 3, inputHeight: 9, inputWidth: 19, kernelHeight: 2, kernelWidth: 3, strideHeight: 2, strideWidth: 1,
+            padding: Padding2D(top: 1, bottom: 0, left: 2, right: 1))),
+        .make(channels: 40, height: 17, width: 17, kernel: 3, stride: 1, padding: Padding2D(1)),  // Inception 17×17, split across threads
     ]
 }
 

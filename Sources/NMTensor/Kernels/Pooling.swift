@@ -177,6 +177,12 @@ public func averagePool2D(_ input: Tensor, geometry: ConvGeometry, countIncludeP
             output.scalars.withUnsafeMutableBufferPointer { outputBuffer in
                 let (source, destination) = (inputBuffer.baseAddress!, outputBuffer.baseAddress!)
                 parallelFor(batch * channels, minimumChunk: planesPerChunk(workPerPlane: outputPlane &* kernelHeight &* kernelWidth)) { planes in
+                    if strideWidth == 1 {
+                        averagePoolUnitStrideColumns(
+                            source: source, planes: planes, destination: destination, geometry: geometry,
+                            rowCounts: rowCounts, columnCounts: columnCounts)
+                        return
+                    }
                     for plane in planes {
                         let image = source + plane &* inputPlane
                         for outputRow in 0..<outputHeight {
@@ -186,14 +192,8 @@ public func averagePool2D(_ input: Tensor, geometry: ConvGeometry, countIncludeP
                                 guard inputRow >= 0 && inputRow < height else { continue }
                                 for kernelColumn in 0..<kernelWidth {
                                     let base = inputRow &* width &+ cols.offset(tap: kernelColumn)
-                                    if strideWidth == 1 {
-                                        for outputColumn in validColumns[kernelColumn] {
-                                            out[outputColumn] += image[base &+ outputColumn]
-                                        }
-                                    } else {
-                                        for outputColumn in validColumns[kernelColumn] {
-                                            out[outputColumn] += image[base &+ outputColumn &* strideWidth]
-                                        }
+                                    for outputColumn in validColumns[kernelColumn] {
+                                        out[outputColumn] += image[base &+ outputColumn &* strideWidth]
                                     }
                                 }
                             }
@@ -203,6 +203,60 @@ public func averagePool2D(_ input: Tensor, geometry: ConvGeometry, countIncludeP
                                 out[outputColumn] = divisor == 0 ? 0 : out[outputColumn] / divisor
                             }
                         }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `averagePool2D` for a column stride of 1, over the (n, c) planes `planes`: each plane is
+/// copied into a zero-padded scratch plane, then every 8 output columns sum all their taps in a
+/// register and are divided and stored once (instead of one read-modify-write per tap).
+private func averagePoolUnitStrideColumns(
+    source: UnsafePointer<Float>, planes: Range<Int>, destination: UnsafeMutablePointer<Float>, geometry: ConvGeometry,
+    rowCounts: [Float], columnCounts: [Float]
+) {
+    let (height, width) = (geometry.inputHeight, geometry.inputWidth)
+    let (outputHeight, outputWidth) = (geometry.outputHeight, geometry.outputWidth)
+    let (top, left) = (geometry.padding.top, geometry.padding.left)
+    let paddedWidth = width + left + geometry.padding.right
+    let paddedHeight = height + top + geometry.padding.bottom
+    // 8 floats of slack: the last block of a row reads up to 7 columns past it.
+    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: paddedHeight * paddedWidth + 8)
+    defer { scratch.deallocate() }
+    scratch.initialize(repeating: 0, count: paddedHeight * paddedWidth + 8)
+    // A window without valid taps sums only padding zeros: dividing by 1 keeps it 0, as defined.
+    let columnDivisors = columnCounts.map { $0 == 0 ? 1 : $0 } + [Float](repeating: 1, count: 8)
+    let tapOffsets = (0..<geometry.kernelHeight).flatMap { kernelRow in
+        (0..<geometry.kernelWidth).map { kernelColumn in kernelRow * geometry.dilationHeight * paddedWidth + kernelColumn * geometry.dilationWidth }
+    }
+    columnDivisors.withUnsafeBufferPointer { divisors in
+        tapOffsets.withUnsafeBufferPointer { offsets in
+            for plane in planes {
+                let image = source + plane &* height &* width
+                for row in 0..<height {
+                    (scratch + ((row &+ top) &* paddedWidth &+ left)).update(from: image + row &* width, count: width)
+                }
+                for outputRow in 0..<outputHeight {
+                    let rowBase = scratch + outputRow &* geometry.strideHeight &* paddedWidth
+                    let out = destination + (plane &* outputHeight &+ outputRow) &* outputWidth
+                    let rowDivisor = SIMD8<Float>(repeating: rowCounts[outputRow] == 0 ? 1 : rowCounts[outputRow])
+                    var column = 0
+                    while column < outputWidth {
+                        var sum = SIMD8<Float>(repeating: 0)
+                        for offset in offsets {
+                            sum += UnsafeRawPointer(rowBase + (offset &+ column)).loadUnaligned(as: SIMD8<Float>.self)
+                        }
+                        let divisor = rowDivisor * UnsafeRawPointer(divisors.baseAddress! + column).loadUnaligned(as: SIMD8<Float>.self)
+                        let average = sum / divisor
+                        let lanes = min(8, outputWidth &- column)
+                        if lanes == 8 {
+                            UnsafeMutableRawPointer(out + column).storeBytes(of: average, as: SIMD8<Float>.self)
+                        } else {
+                            for lane in 0..<lanes { out[column &+ lane] = average[lane] }
+                        }
+                        column &+= 8
                     }
                 }
             }
