@@ -1,7 +1,8 @@
 // 2-D max and average pooling over [N, C, H, W] images, forward and backward, with PyTorch's
 // semantics in floor mode (output sizes from `ConvGeometry`). N = batch, C = channels,
-// H×W = input, OH×OW = output. Each forward accumulates one window tap at a time over a whole
-// output row; each backward scatters into its own (n, c) plane, so chunks never overlap.
+// H×W = input, OH×OW = output. The forwards fold one window tap at a time over a whole output
+// row (`PoolingWindows`), or sum all taps in registers (average pooling, column stride 1); each
+// backward writes only its own (n, c) plane, so chunks never overlap.
 
 /// 2-D max pooling. Positions in the padding never win (as if padded with −∞); a NaN in a
 /// window wins and propagates, as in PyTorch. A window that lies entirely in the padding
@@ -19,38 +20,12 @@ public func maxPool2D(_ input: Tensor, geometry: ConvGeometry) -> Tensor {
     let (channels, height, width) = (geometry.channels, geometry.inputHeight, geometry.inputWidth)
     let (kernelHeight, kernelWidth) = (geometry.kernelHeight, geometry.kernelWidth)
     let (outputHeight, outputWidth) = (geometry.outputHeight, geometry.outputWidth)
-    let (strideHeight, strideWidth) = (geometry.strideHeight, geometry.strideWidth)
     return reusableTensor([batch, channels, outputHeight, outputWidth]) { output in
         output.scalars.withUnsafeMutableBufferPointer { $0.update(repeating: -.infinity) }
         guard output.count > 0 && input.count > 0 else { return }
 
-        let rows = ConvolutionAxis(rowsOf: geometry)
-        let cols = ConvolutionAxis(columnsOf: geometry)
-        let validColumns = (0..<kernelWidth).map { cols.validOutputs(tap: $0) }
+        let windows = PoolingWindows(geometry)
         let (inputPlane, outputPlane) = (height * width, outputHeight * outputWidth)
-
-        /// Folds every in-range tap of each window into `out` with `combine(current, value)`.
-        @inline(__always) func poolPlane(_ image: UnsafePointer<Float>, into plane: UnsafeMutablePointer<Float>, _ combine: (Float, Float) -> Float) {
-            for outputRow in 0..<outputHeight {
-                let out = plane + outputRow &* outputWidth
-                for kernelRow in 0..<kernelHeight {
-                    let inputRow = outputRow &* strideHeight &+ rows.offset(tap: kernelRow)
-                    guard inputRow >= 0 && inputRow < height else { continue }
-                    for kernelColumn in 0..<kernelWidth {
-                        let base = inputRow &* width &+ cols.offset(tap: kernelColumn)
-                        if strideWidth == 1 {
-                            for outputColumn in validColumns[kernelColumn] {
-                                out[outputColumn] = combine(out[outputColumn], image[base &+ outputColumn])
-                            }
-                        } else {
-                            for outputColumn in validColumns[kernelColumn] {
-                                out[outputColumn] = combine(out[outputColumn], image[base &+ outputColumn &* strideWidth])
-                            }
-                        }
-                    }
-                }
-            }
-        }
 
         input.scalars.withUnsafeBufferPointer { inputBuffer in
             output.scalars.withUnsafeMutableBufferPointer { outputBuffer in
@@ -59,9 +34,9 @@ public func maxPool2D(_ input: Tensor, geometry: ConvGeometry) -> Tensor {
                     for plane in planes {
                         let (image, out) = (source + plane &* inputPlane, destination + plane &* outputPlane)
                         if containsNaN(image, count: inputPlane) {
-                            poolPlane(image, into: out) { current, value in current.isNaN || !(value > current || value.isNaN) ? current : value }
+                            windows.fold(image, into: out) { current, value in current.isNaN || !(value > current || value.isNaN) ? current : value }
                         } else {
-                            poolPlane(image, into: out) { current, value in value > current ? value : current }
+                            windows.fold(image, into: out) { current, value in value > current ? value : current }
                         }
                     }
                 }
@@ -134,6 +109,50 @@ public func maxPool2DBackward(_ gradOutput: Tensor, input: Tensor, output: Tenso
     }
 }
 
+/// The windows of a pooling geometry over one (n, c) plane, walked one window tap at a time over
+/// a whole output row (contiguous inner loops when the column stride is 1).
+private struct PoolingWindows {
+    let geometry: ConvGeometry
+    let rows: ConvolutionAxis
+    let columns: ConvolutionAxis
+    /// For each kernel column, the output columns whose tap lies inside the input.
+    let validColumns: [Range<Int>]
+
+    init(_ geometry: ConvGeometry) {
+        self.geometry = geometry
+        rows = ConvolutionAxis(rowsOf: geometry)
+        columns = ConvolutionAxis(columnsOf: geometry)
+        validColumns = (0..<geometry.kernelWidth).map { [columns] in columns.validOutputs(tap: $0) }
+    }
+
+    /// Folds every in-range tap of each window of `image` (H×W) into `plane` (OH×OW, already
+    /// holding the fold's start value): `plane[o] = combine(plane[o], tap)` in (kernel row,
+    /// kernel column) order.
+    @inline(__always)
+    func fold(_ image: UnsafePointer<Float>, into plane: UnsafeMutablePointer<Float>, _ combine: (Float, Float) -> Float) {
+        let (height, width, strideWidth) = (geometry.inputHeight, geometry.inputWidth, geometry.strideWidth)
+        for outputRow in 0..<geometry.outputHeight {
+            let out = plane + outputRow &* geometry.outputWidth
+            for kernelRow in 0..<geometry.kernelHeight {
+                let inputRow = outputRow &* geometry.strideHeight &+ rows.offset(tap: kernelRow)
+                guard inputRow >= 0 && inputRow < height else { continue }
+                for kernelColumn in 0..<geometry.kernelWidth {
+                    let base = inputRow &* width &+ columns.offset(tap: kernelColumn)
+                    if strideWidth == 1 {
+                        for outputColumn in validColumns[kernelColumn] {
+                            out[outputColumn] = combine(out[outputColumn], image[base &+ outputColumn])
+                        }
+                    } else {
+                        for outputColumn in validColumns[kernelColumn] {
+                            out[outputColumn] = combine(out[outputColumn], image[base &+ outputColumn &* strideWidth])
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Whether any of `count` floats at `values` is NaN: one branch-free pass over their bit
 /// patterns (exponent all ones and a non-zero mantissa), which the compiler vectorises.
 private func containsNaN(_ values: UnsafePointer<Float>, count: Int) -> Bool {
@@ -162,14 +181,12 @@ public func averagePool2D(_ input: Tensor, geometry: ConvGeometry, countIncludeP
     let (channels, height, width) = (geometry.channels, geometry.inputHeight, geometry.inputWidth)
     let (kernelHeight, kernelWidth) = (geometry.kernelHeight, geometry.kernelWidth)
     let (outputHeight, outputWidth) = (geometry.outputHeight, geometry.outputWidth)
-    let (strideHeight, strideWidth) = (geometry.strideHeight, geometry.strideWidth)
+    let strideWidth = geometry.strideWidth
     return reusableTensor([batch, channels, outputHeight, outputWidth]) { output in
         output.scalars.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
         guard output.count > 0 && input.count > 0 else { return }
 
-        let rows = ConvolutionAxis(rowsOf: geometry)
-        let cols = ConvolutionAxis(columnsOf: geometry)
-        let validColumns = (0..<kernelWidth).map { cols.validOutputs(tap: $0) }
+        let windows = PoolingWindows(geometry)
         let (rowCounts, columnCounts) = averagingCounts(geometry: geometry, countIncludePadding: countIncludePadding)
         let (inputPlane, outputPlane) = (height * width, outputHeight * outputWidth)
 
@@ -184,19 +201,9 @@ public func averagePool2D(_ input: Tensor, geometry: ConvGeometry, countIncludeP
                         return
                     }
                     for plane in planes {
-                        let image = source + plane &* inputPlane
+                        windows.fold(source + plane &* inputPlane, into: destination + plane &* outputPlane, +)
                         for outputRow in 0..<outputHeight {
                             let out = destination + (plane &* outputPlane &+ outputRow &* outputWidth)
-                            for kernelRow in 0..<kernelHeight {
-                                let inputRow = outputRow &* strideHeight &+ rows.offset(tap: kernelRow)
-                                guard inputRow >= 0 && inputRow < height else { continue }
-                                for kernelColumn in 0..<kernelWidth {
-                                    let base = inputRow &* width &+ cols.offset(tap: kernelColumn)
-                                    for outputColumn in validColumns[kernelColumn] {
-                                        out[outputColumn] += image[base &+ outputColumn &* strideWidth]
-                                    }
-                                }
-                            }
                             let rowCount = rowCounts[outputRow]
                             for outputColumn in 0..<outputWidth {
                                 let divisor = rowCount * columnCounts[outputColumn]
