@@ -1,6 +1,6 @@
 // nmtensor-bench: NMTensor's kernels against direct BLAS calls and against each other.
 //
-//     swift run -c release -Xswiftc -target-cpu -Xswiftc native nmtensor-bench [--quick] [--winograd [--layer TEXT]] [--repetitions N]
+//     swift run -c release -Xswiftc -target-cpu -Xswiftc native nmtensor-bench [--quick] [--winograd [--layer TEXT]] [--packed] [--repetitions N]
 //
 // Prints, for square and ResNet-50 convolution GEMM shapes, the median GFLOP/s of NMTensor's
 // `gemm(_:_:into:)` and of a direct cblas_sgemm on the same buffers (alternating), their ratio
@@ -12,9 +12,10 @@
 import Foundation
 import NMTensor
 
-let usage = "Usage: nmtensor-bench [--quick] [--winograd [--layer TEXT]] [--repetitions N]  (N ≥ 3 timed runs per case; default 15, 5 with --quick)"
+let usage = "Usage: nmtensor-bench [--quick] [--winograd [--layer TEXT]] [--packed] [--repetitions N]  (N ≥ 3 timed runs per case; default 15, 5 with --quick)"
 var isQuick = false
 var isWinogradOnly = false
+var isPackedOnly = false
 var winogradLayerFilter: String?
 var requestedRepetitions: Int?
 var remaining = Array(CommandLine.arguments.dropFirst())
@@ -25,6 +26,8 @@ while !remaining.isEmpty {
         isQuick = true
     case "--winograd":
         isWinogradOnly = true
+    case "--packed":
+        isPackedOnly = true
     case "--layer":
         guard let text = remaining.first else {
             print("nmtensor-bench: --layer needs a text (layers whose label contains it). \(usage)")
@@ -70,6 +73,10 @@ let winogradLayers: [Winograd3x3Layer] = isQuick
         Winograd3x3Layer(label: "VGG-16 512@28²", channels: 512, size: 28),
         Winograd3x3Layer(label: "VGG-16 512@14²", channels: 512, size: 14),
     ].filter { winogradLayerFilter == nil || $0.label.contains(winogradLayerFilter!) }
+if isPackedOnly {
+    guard runPackedGEMMBenchmarks(packedGEMMShapes, repetitions: repetitions) else { exit(1) }
+    exit(0)
+}
 if isWinogradOnly {
     guard runWinogradBenchmarks(winogradLayers, repetitions: repetitions) else { exit(1) }
     exit(0)

@@ -128,6 +128,22 @@ struct WinogradConvolutionTests {
         #expect(abs(left - right) <= 1e-5 * max(1, abs(left)) * Double(input.count).squareRoot())
     }
 
+    /// Filters stored as packed matrices (multiplied by `PackedMatrix`'s kernel) give the direct
+    /// convolution and its adjoint as the plain ones do.
+    @Test(arguments: WinogradCase.sweep)
+    func packedFiltersMatchDirectConvolution(_ testCase: WinogradCase) {
+        let geometry = testCase.geometry
+        let input = randomTensor([testCase.batch, testCase.channels, testCase.height, testCase.width], seed: 31)
+        let weight = randomTensor([testCase.outputChannels, testCase.channels, 3, 3], seed: 32)
+        let bias = testCase.hasBias ? randomTensor([testCase.outputChannels], seed: 33) : nil
+        let output = winogradConvolution(input, filter: WinogradFilter(weight: weight, packed: true), bias: bias, padding: testCase.padding)
+        #expect(relativeL2Error(output, directConvolution(input, weight: weight, bias: bias, padding: testCase.padding)) < 1e-5)
+        let gradOutput = randomTensor(output.shape, seed: 34)
+        let gradInput = winogradConvolutionBackwardInput(
+            gradOutput, filter: WinogradFilter(inputGradientOf: weight, packed: true), padding: testCase.padding)
+        #expect(relativeL2Error(gradInput, im2colBackwardInput(gradOutput, weight: weight, geometry: geometry)) < 1e-5)
+    }
+
     @Test func filterForInputGradientIsRotatedSwappedFilter() {
         // WinogradFilter(inputGradientOf: w) must equal WinogradFilter(weight: w') with w'[c, k] = rot180(w[k, c]).
         let weight = randomTensor([3, 2, 3, 3], seed: 31)

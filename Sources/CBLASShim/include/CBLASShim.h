@@ -22,6 +22,16 @@ char *openblas_get_config(void);
 
 #define NM_SHIM static inline __attribute__((__always_inline__))
 
+/// 1 when the code importing this header is compiled for a CPU with AVX2 and FMA (Swift:
+/// `-Xswiftc -target-cpu -Xswiftc native` on such a machine; the Swift compiler's clang importer
+/// evaluates this with Swift's target), else 0. Selects NMTensor's packed GEMM micro-kernel,
+/// which needs fused multiply-adds in registers to beat OpenBLAS.
+#if defined(__AVX2__) && defined(__FMA__)
+#define NM_SWIFT_TARGET_HAS_AVX2_FMA 1
+#else
+#define NM_SWIFT_TARGET_HAS_AVX2_FMA 0
+#endif
+
 /// C = alpha * op(A) * op(B) + beta * C, row-major.
 NM_SHIM void nm_sgemm(int transA, int transB, int m, int n, int k, float alpha,
                       const float *a, int lda, const float *b, int ldb, float beta,

@@ -26,8 +26,9 @@ public struct Conv2d: Layer {
     public let padding: ConvolutionPadding
     public let dilation: (height: Int, width: Int)
     public let groups: Int
-    /// The Winograd transforms of `weight`, computed on first use and reused while `weight` is unchanged.
-    private let winogradFilters = WinogradFilterCache()
+    /// The Winograd transforms and packed GEMM operands of `weight`, computed on first use and
+    /// reused while `weight` is unchanged.
+    private let weightTransforms = WeightTransformCache()
 
     /// - Parameters:
     ///   - weight: `[outputChannels, inputChannels / groups, kernelHeight, kernelWidth]`.
@@ -124,6 +125,19 @@ public struct Conv2d: Layer {
             && tiles >= Self.winogradMinimumTiles && Self.isWinogradEnabled
     }
 
+    /// Whether 1×1, im2col and Winograd convolutions multiply by packed copies of the weight
+    /// (forward and transposed, or the 36 Winograd matrices, made once per weight: `PackedMatrix`)
+    /// instead of calling OpenBLAS, which packs the weight anew on every call. Defaults to on where the packed kernel is the faster
+    /// one (`PackedMatrix.hasFusedMultiplyAdd`: a build for AVX2 + FMA), else off;
+    /// `NEUROMASK_PACKED_GEMM=1` or `0` sets it at start. Both paths give the same results up to
+    /// rounding. Ungrouped convolutions only.
+    public static var isPackedGEMMEnabled: Bool {
+        get { PackedGEMMSetting.lock.withLock { PackedGEMMSetting.isEnabled } }
+        set { PackedGEMMSetting.lock.withLock { PackedGEMMSetting.isEnabled = newValue } }
+    }
+
+    private var usesPackedWeights: Bool { groups == 1 && Self.isPackedGEMMEnabled }
+
     /// What backward needs: the input (depthwise, 1×1 and Winograd paths) or its im2col columns.
     public struct Cache {
         var geometry: ConvGeometry
@@ -144,6 +158,11 @@ public struct Conv2d: Layer {
         if isDepthwise {
             output = depthwiseConvolution(input, weight: weight, bias: bias, geometry: geometry)  // [N, C, OH, OW]
             cache.input = input
+        } else if isPointwise(geometry) && usesPackedWeights {
+            output = matmul(
+                weightTransforms.packedForward(for: weight), input.reshaped([batch, inputChannels, geometry.columnCount]),
+                rowBias: bias)  // [N, OC, H·W]
+            cache.input = input
         } else if isPointwise(geometry) {
             let groupIn = inputChannels / groups
             output = matmul(
@@ -151,15 +170,19 @@ public struct Conv2d: Layer {
                 input.reshaped([batch, groups, groupIn, geometry.columnCount]), rowBias: bias)  // [N, g, OC/g, H·W]
             cache.input = input
         } else if usesWinograd(geometry, batch: batch) {
-            output = winogradConvolution(input, filter: winogradFilters.filter(for: weight), bias: bias, padding: geometry.padding)  // [N, OC, OH, OW]
+            output = winogradConvolution(input, filter: weightTransforms.winogradFilter(for: weight, packed: usesPackedWeights), bias: bias, padding: geometry.padding)  // [N, OC, OH, OW]
             cache.input = input
             cache.isWinograd = true
         } else {
             let columns = im2col(input, geometry: geometry)  // [N, C·KH·KW, OH·OW]
             let groupRows = geometry.columnRows / groups
-            output = matmul(
-                weight.reshaped([groups, groupOut, groupRows]),
-                columns.reshaped([batch, groups, groupRows, geometry.columnCount]), rowBias: bias)  // [N, g, OC/g, OH·OW]
+            if usesPackedWeights {
+                output = matmul(weightTransforms.packedForward(for: weight), columns, rowBias: bias)  // [N, OC, OH·OW]
+            } else {
+                output = matmul(
+                    weight.reshaped([groups, groupOut, groupRows]),
+                    columns.reshaped([batch, groups, groupRows, geometry.columnCount]), rowBias: bias)  // [N, g, OC/g, OH·OW]
+            }
             cache.columns = columns
         }
         // The bias is already in: added by the depthwise kernel or the GEMM's initial C.
@@ -185,23 +208,33 @@ public struct Conv2d: Layer {
             }
         } else if isPointwise(geometry), let input = cache.input {
             let groupIn = inputChannels / groups
-            let gradOutputGroups = gradOutput.reshaped([batch, groups, groupOut, length])  // [N, g, OC/g, H·W]
-            gradInput = matmul(weight.reshaped([groups, groupOut, groupIn]), gradOutputGroups, transposeA: true)
-                .reshaped(input.shape)  // [N, g, C/g, H·W] → [N, C, H, W]
+            if usesPackedWeights {
+                gradInput = matmul(weightTransforms.packedInputGradient(for: weight), gradOutput.reshaped([batch, outputChannels, length]))
+                    .reshaped(input.shape)  // [N, C, H·W] → [N, C, H, W]
+            } else {
+                let gradOutputGroups = gradOutput.reshaped([batch, groups, groupOut, length])  // [N, g, OC/g, H·W]
+                gradInput = matmul(weight.reshaped([groups, groupOut, groupIn]), gradOutputGroups, transposeA: true)
+                    .reshaped(input.shape)  // [N, g, C/g, H·W] → [N, C, H, W]
+            }
             if parameterGradients {
                 gradLayer!.weight = weightGradient(gradOutput, columns: input, geometry: geometry)  // a 1×1 input is its own columns
             }
         } else if cache.isWinograd, let input = cache.input {
             gradInput = winogradConvolutionBackwardInput(
-                gradOutput, filter: winogradFilters.inputGradientFilter(for: weight), padding: geometry.padding)  // [N, C, H, W]
+                gradOutput, filter: weightTransforms.winogradInputGradientFilter(for: weight, packed: usesPackedWeights), padding: geometry.padding)  // [N, C, H, W]
             if parameterGradients {
                 gradLayer!.weight = weightGradient(gradOutput, columns: im2col(input, geometry: geometry), geometry: geometry)
             }
         } else if let columns = cache.columns {
             let groupRows = geometry.columnRows / groups
-            let gradOutputGroups = gradOutput.reshaped([batch, groups, groupOut, length])  // [N, g, OC/g, OH·OW]
-            let gradColumns = matmul(weight.reshaped([groups, groupOut, groupRows]), gradOutputGroups, transposeA: true)
-                .reshaped([batch, geometry.columnRows, length])  // [N, C·KH·KW, OH·OW]
+            let gradColumns: Tensor  // [N, C·KH·KW, OH·OW]
+            if usesPackedWeights {
+                gradColumns = matmul(weightTransforms.packedInputGradient(for: weight), gradOutput.reshaped([batch, outputChannels, length]))
+            } else {
+                let gradOutputGroups = gradOutput.reshaped([batch, groups, groupOut, length])  // [N, g, OC/g, OH·OW]
+                gradColumns = matmul(weight.reshaped([groups, groupOut, groupRows]), gradOutputGroups, transposeA: true)
+                    .reshaped([batch, geometry.columnRows, length])
+            }
             gradInput = col2im(gradColumns, geometry: geometry)  // [N, C, H, W]
             if parameterGradients {
                 gradLayer!.weight = weightGradient(gradOutput, columns: columns, geometry: geometry)
@@ -239,4 +272,16 @@ public struct Conv2d: Layer {
 private enum WinogradSetting {
     static let lock = NSLock()
     nonisolated(unsafe) static var isEnabled: Bool = ProcessInfo.processInfo.environment["NEUROMASK_WINOGRAD"] != "0"
+}
+
+/// Storage of `Conv2d.isPackedGEMMEnabled`.
+private enum PackedGEMMSetting {
+    static let lock = NSLock()
+    nonisolated(unsafe) static var isEnabled: Bool = {
+        switch ProcessInfo.processInfo.environment["NEUROMASK_PACKED_GEMM"] {
+        case "0": false
+        case "1": true
+        default: PackedMatrix.hasFusedMultiplyAdd
+        }
+    }()
 }

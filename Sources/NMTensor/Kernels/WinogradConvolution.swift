@@ -63,26 +63,33 @@ public struct WinogradFilter: Sendable {
     public let outputChannels: Int
     /// C: input channels of the convolution this filter computes.
     public let inputChannels: Int
-    /// `[36, K, C]`, row-major.
+    /// `[36, K, C]`, row-major; empty when `packed` holds the matrices.
     let transformed: [Float]
+    /// The 36 `[K, C]` matrices packed for `PackedMatrix`'s kernel (instead of `transformed`), or nil.
+    let packed: [PackedMatrix]?
 
     /// The transform of a convolution's weights.
-    /// - Parameter weight: `[K, C, 3, 3]` (PyTorch layout, cross-correlation).
-    public init(weight: Tensor) {
+    /// - Parameters:
+    ///   - weight: `[K, C, 3, 3]` (PyTorch layout, cross-correlation).
+    ///   - packed: store the 36 matrices as `PackedMatrix`es, multiplied by the packed kernel
+    ///     instead of OpenBLAS (same memory, no packing per product).
+    public init(weight: Tensor, packed: Bool = false) {
         precondition(weight.rank == 4 && weight.shape[2] == 3 && weight.shape[3] == 3, "WinogradFilter: weight \(weight.shape) is not [K, C, 3, 3]")
-        self.init(weight: weight, isInputGradient: false)
+        self.init(weight: weight, isInputGradient: false, packed: packed)
     }
 
     /// The transform of the convolution that computes the input gradient of the convolution with
     /// `weight`: its filters are `weight` rotated by 180° with input and output channels swapped
     /// (`[C, K, 3, 3]`, filter (c, k) = rot180(weight[k, c])).
-    /// - Parameter weight: the forward weights, `[K, C, 3, 3]`.
-    public init(inputGradientOf weight: Tensor) {
+    /// - Parameters:
+    ///   - weight: the forward weights, `[K, C, 3, 3]`.
+    ///   - packed: as in `init(weight:packed:)`.
+    public init(inputGradientOf weight: Tensor, packed: Bool = false) {
         precondition(weight.rank == 4 && weight.shape[2] == 3 && weight.shape[3] == 3, "WinogradFilter: weight \(weight.shape) is not [K, C, 3, 3]")
-        self.init(weight: weight, isInputGradient: true)
+        self.init(weight: weight, isInputGradient: true, packed: packed)
     }
 
-    private init(weight: Tensor, isInputGradient: Bool) {
+    private init(weight: Tensor, isInputGradient: Bool, packed: Bool) {
         let (forwardOut, forwardIn) = (weight.shape[0], weight.shape[1])
         let (rows, columns) = isInputGradient ? (forwardIn, forwardOut) : (forwardOut, forwardIn)
         (outputChannels, inputChannels) = (rows, columns)
@@ -140,7 +147,15 @@ public struct WinogradFilter: Sendable {
                 }
             }
         }
-        transformed = result
+        if packed {
+            self.packed = result.withUnsafeBufferPointer { matrices in
+                (0..<36).map { PackedMatrix(matrices.baseAddress! + $0 * matrixSize, rows: rows, columns: columns, rowStride: max(1, columns)) }
+            }
+            transformed = []
+        } else {
+            self.packed = nil
+            transformed = result
+        }
     }
 }
 
@@ -195,6 +210,12 @@ public func winogradConvolution(_ input: Tensor, filter: WinogradFilter, bias: T
                                     let u = filterBuffer.baseAddress!
                                     @inline(__always) func product(_ i: Int) {
                                         // M[i] [K, P] = U[i] [K, C] · V[i] [C, P]
+                                        if let packed = filter.packed {
+                                            packed[i].multiply(
+                                                v + i &* channels &* tileCount, ldb: tileCount, n: tileCount,
+                                                into: m + i &* outputChannels &* tileCount, ldc: tileCount, rowBias: nil, isSplit: false)
+                                            return
+                                        }
                                         nm_sgemm(
                                             0, 0, Int32(outputChannels), Int32(tileCount), Int32(channels), 1,
                                             u + i &* outputChannels &* channels, Int32(channels),
@@ -443,60 +464,5 @@ private struct WinogradTiles {
                 }
             }
         }
-    }
-}
-
-
-/// Remembers the Winograd transforms of one weight tensor, so that a layer whose weights do not
-/// change (inference, explanation) transforms them once. Thread-safe.
-///
-/// A cached transform is reused while the weight passed in shares its storage with the one it
-/// was computed from: the cache keeps that storage alive, so it can be neither freed nor
-/// modified in place (a write to a shared array copies it first), and sharing storage therefore
-/// means equal contents. Any change to the weights yields new storage and a recomputation.
-/// Memory: 4× the weight tensor per transform (forward and input gradient: 8×).
-public final class WinogradFilterCache: @unchecked Sendable {
-    private let lock = NSLock()
-    private var weight: Tensor?  // [K, C, 3, 3], the storage both transforms were computed from
-    private var forward: WinogradFilter?
-    private var inputGradient: WinogradFilter?
-
-    public init() {}
-
-    /// `WinogradFilter(weight: weight)`, computed at most once per weight storage.
-    /// - Parameter weight: `[K, C, 3, 3]`.
-    public func filter(for weight: Tensor) -> WinogradFilter {
-        cached(\.forward, for: weight) { WinogradFilter(weight: weight) }
-    }
-
-    /// `WinogradFilter(inputGradientOf: weight)`, computed at most once per weight storage.
-    /// - Parameter weight: `[K, C, 3, 3]`.
-    public func inputGradientFilter(for weight: Tensor) -> WinogradFilter {
-        cached(\.inputGradient, for: weight) { WinogradFilter(inputGradientOf: weight) }
-    }
-
-    /// The transform in `slot`, made by `make` unless it was computed from `weight`'s storage.
-    private func cached(
-        _ slot: ReferenceWritableKeyPath<WinogradFilterCache, WinogradFilter?>, for weight: Tensor, make: () -> WinogradFilter
-    ) -> WinogradFilter {
-        lock.lock()
-        defer { lock.unlock() }
-        forgetUnless(weight)
-        if let filter = self[keyPath: slot] { return filter }
-        let filter = make()
-        self[keyPath: slot] = filter
-        return filter
-    }
-
-    /// Drops the cached transforms unless `weight` shares the cached weight's storage.
-    private func forgetUnless(_ weight: Tensor) {
-        if let cached = self.weight, cached.shape == weight.shape, storageAddress(cached) == storageAddress(weight) { return }
-        self.weight = weight
-        forward = nil
-        inputGradient = nil
-    }
-
-    private func storageAddress(_ tensor: Tensor) -> UInt {
-        tensor.scalars.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
     }
 }

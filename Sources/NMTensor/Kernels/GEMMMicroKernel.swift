@@ -1,0 +1,131 @@
+import CBLASShim
+
+// The register kernel of `PackedMatrix`'s product: a 6×16 tile of C from a 6-row panel of A and
+// a 16-column strip of B, both packed so that step k reads 6 (A) and 16 (B) consecutive floats.
+// Twelve 8-lane accumulators, one broadcast and two B vectors: 15 of the 16 AVX registers.
+
+/// Rows and columns of the register tile.
+enum MicroTile {
+    static let rows = 6
+    static let columns = 16
+}
+
+/// Whether this build's micro-kernel uses fused multiply-adds (the Swift code is compiled for
+/// AVX2 + FMA, see `NM_SWIFT_TARGET_HAS_AVX2_FMA`). Without them it multiplies and adds
+/// separately: same results up to rounding, about a third of the speed.
+let microKernelUsesFMA = NM_SWIFT_TARGET_HAS_AVX2_FMA != 0
+
+/// One tile: `C[r, j] = (overwrite ? bias[r] : C[r, j]) + Σ_k a[6k + r] · b[16k + j]` for
+/// r < `rows`, j < 16, with the sum over k formed first. Inlined with a constant `rows`, the
+/// rows beyond it cost nothing.
+/// - Parameters:
+///   - depth: number of k steps.
+///   - a: `depth × 6` floats (a packed panel). `b`: `depth × 16` floats (a packed strip).
+///   - c: the tile's first element; rows `ldc` floats apart, 16 writable floats each.
+///   - bias: `rows` floats, read only when `overwrite`.
+///   - rows: 1...6.
+@inline(__always)
+func microKernel(
+    depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+    overwrite: Bool, bias: UnsafePointer<Float>, rows: Int = MicroTile.rows
+) {
+    typealias V = SIMD8<Float>
+    var (c00, c01, c10, c11, c20, c21) = (V(), V(), V(), V(), V(), V())
+    var (c30, c31, c40, c41, c50, c51) = (V(), V(), V(), V(), V(), V())
+    @inline(__always) func madd(_ sum: inout V, _ x: V, _ y: V) {
+        if microKernelUsesFMA { sum.addProduct(x, y) } else { sum += x * y }
+    }
+    var (pa, pb) = (a, b)
+    for _ in 0..<depth {
+        let b0 = UnsafeRawPointer(pb).loadUnaligned(as: V.self)
+        let b1 = UnsafeRawPointer(pb + 8).loadUnaligned(as: V.self)
+        var x = V(repeating: pa[0])
+        madd(&c00, x, b0); madd(&c01, x, b1)
+        if rows > 1 { x = V(repeating: pa[1]); madd(&c10, x, b0); madd(&c11, x, b1) }
+        if rows > 2 { x = V(repeating: pa[2]); madd(&c20, x, b0); madd(&c21, x, b1) }
+        if rows > 3 { x = V(repeating: pa[3]); madd(&c30, x, b0); madd(&c31, x, b1) }
+        if rows > 4 { x = V(repeating: pa[4]); madd(&c40, x, b0); madd(&c41, x, b1) }
+        if rows > 5 { x = V(repeating: pa[5]); madd(&c50, x, b0); madd(&c51, x, b1) }
+        pa += 6
+        pb += 16
+    }
+    @inline(__always) func store(_ row: Int, _ low: V, _ high: V) {
+        let tile = UnsafeMutableRawPointer(c + row &* ldc)
+        let start = overwrite ? V(repeating: bias[row]) : tile.loadUnaligned(as: V.self)
+        let startHigh = overwrite ? V(repeating: bias[row]) : (tile + 32).loadUnaligned(as: V.self)
+        tile.storeBytes(of: start + low, as: V.self)
+        (tile + 32).storeBytes(of: startHigh + high, as: V.self)
+    }
+    store(0, c00, c01)
+    if rows > 1 { store(1, c10, c11) }
+    if rows > 2 { store(2, c20, c21) }
+    if rows > 3 { store(3, c30, c31) }
+    if rows > 4 { store(4, c40, c41) }
+    if rows > 5 { store(5, c50, c51) }
+}
+
+/// `microKernel` for the last panel when it has fewer than 6 rows, full width.
+@inline(never)
+func shortPanelMicroKernel(
+    depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+    overwrite: Bool, bias: UnsafePointer<Float>, rows: Int
+) {
+    switch rows {
+    case 1: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, rows: 1)
+    case 2: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, rows: 2)
+    case 3: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, rows: 3)
+    case 4: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, rows: 4)
+    default: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, rows: 5)
+    }
+}
+
+/// `microKernel` for a tile cut by the right edge: only `rows × columns` of C are touched
+/// (the packed operands are zero beyond the edge, so the kernel runs on the full tile `scratch`,
+/// 6 × 16 floats).
+@inline(never)
+func edgeMicroKernel(
+    depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+    overwrite: Bool, bias: UnsafePointer<Float>, rows: Int, columns: Int, scratch: UnsafeMutablePointer<Float>
+) {
+    let width = MicroTile.columns
+    for row in 0..<MicroTile.rows {
+        for column in 0..<width {
+            scratch[row &* width &+ column] = row < rows && column < columns && !overwrite ? c[row &* ldc &+ column] : 0
+        }
+    }
+    microKernel(depth: depth, a: a, b: b, c: scratch, ldc: width, overwrite: overwrite, bias: bias)
+    for row in 0..<rows {
+        (c + row &* ldc).update(from: scratch + row &* width, count: columns)
+    }
+}
+
+/// Packs rows `depthRange` and columns `columnRange` of the row-major matrix `b` (leading
+/// dimension `ldb`) into 16-column strips: strip s holds, for each k, columns
+/// `columnRange.lowerBound + 16s ..< +16` of row k, zero beyond `columnRange`.
+/// - Parameter packed: room for `depthRange.count × 16 × ⌈columnRange.count / 16⌉` floats.
+@inline(__always)
+func packStrips(
+    _ b: UnsafePointer<Float>, ldb: Int, depthRange: Range<Int>, columnRange: Range<Int>, into packed: UnsafeMutablePointer<Float>
+) {
+    let width = MicroTile.columns
+    let depth = depthRange.count
+    let strips = (columnRange.count + width - 1) / width
+    let source = b + (depthRange.lowerBound &* ldb &+ columnRange.lowerBound)
+    // Strip by strip, so the writes are sequential; each source row is read in 64-byte pieces.
+    for strip in 0..<strips {
+        let start = strip &* width
+        let valid = min(width, columnRange.count &- start)
+        let target = packed + strip &* depth &* width
+        if valid == width {
+            for k in 0..<depth {
+                UnsafeMutableRawPointer(target + k &* width).storeBytes(
+                    of: UnsafeRawPointer(source + (k &* ldb &+ start)).loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
+            }
+        } else {
+            for k in 0..<depth {
+                (target + k &* width).update(from: source + (k &* ldb &+ start), count: valid)
+                (target + (k &* width &+ valid)).update(repeating: 0, count: width &- valid)
+            }
+        }
+    }
+}

@@ -1,0 +1,193 @@
+/// A constant left operand of matrix products (a layer's weights), copied once into the order
+/// in which the GEMM micro-kernel reads it, so that products with it skip the copy OpenBLAS
+/// makes of both operands on every call.
+///
+/// Layout: the depth (K) is cut into blocks of `depthBlock`; within a block, rows come in panels
+/// of 6 (the last one zero-padded), each panel `blockDepth × 6` floats with the 6 rows of one k
+/// adjacent. Memory: `⌈M / 6⌉ · 6 · K` floats.
+public struct PackedMatrix: Sendable {
+    /// Whether this build's product kernel uses fused multiply-adds (its Swift code is compiled
+    /// for AVX2 + FMA, e.g. with `-Xswiftc -target-cpu -Xswiftc native`): only then is it faster
+    /// than OpenBLAS. Without, results are the same up to rounding at about a third of the speed.
+    public static var hasFusedMultiplyAdd: Bool { microKernelUsesFMA }
+
+    /// Rows (M) and columns (K) of the matrix.
+    public let rows: Int, columns: Int
+    let panels: Int
+    let scalars: [Float]
+
+    /// K-block length: a 16-column strip of B (`depthBlock × 16` floats, 16 KB) stays in L1 while
+    /// a block of A panels (`rowBlock × depthBlock`) stays in L2.
+    static let depthBlock = 256
+    /// Rows per L2 block of A (a multiple of 6).
+    static let rowBlock = 96
+    /// Columns of B packed at a time (a multiple of 16).
+    static let columnBlock = 2048
+
+    /// Packs `op(A)`, where `A` is row-major with leading dimension `rowStride` and `op(A)` is
+    /// `A` (`[rows, columns]`) or, with `transposed`, `Aᵀ` (A stored as `[columns, rows]`).
+    public init(_ a: UnsafePointer<Float>, rows: Int, columns: Int, rowStride: Int, transposed: Bool = false) {
+        precondition(rows >= 0 && columns >= 0 && rowStride >= (transposed ? rows : columns), "PackedMatrix: bad shape")
+        self.rows = rows
+        self.columns = columns
+        let (panelRows, depthBlock) = (MicroTile.rows, Self.depthBlock)
+        let panels = (rows + panelRows - 1) / panelRows
+        self.panels = panels
+        let paddedRows = panels * panelRows
+        var packed = [Float](repeating: 0, count: paddedRows * columns)
+        packed.withUnsafeMutableBufferPointer { buffer in
+            let target = buffer.baseAddress!
+            for blockStart in stride(from: 0, to: columns, by: depthBlock) {
+                let blockDepth = min(depthBlock, columns - blockStart)
+                for panel in 0..<panels {
+                    let panelBase = target + blockStart * paddedRows + panel * blockDepth * panelRows
+                    for row in panel * panelRows..<min(rows, (panel + 1) * panelRows) {
+                        let lane = row - panel * panelRows
+                        for k in 0..<blockDepth {
+                            let column = blockStart + k
+                            panelBase[k * panelRows + lane] = transposed ? a[column * rowStride + row] : a[row * rowStride + column]
+                        }
+                    }
+                }
+            }
+        }
+        scalars = packed
+    }
+
+    /// Packs a `[rows, columns]` tensor (any shape with that many elements, row-major), or its
+    /// transpose `[columns, rows]` read as `[rows, columns]` when `transposed`.
+    public init(_ tensor: Tensor, rows: Int, columns: Int, transposed: Bool = false) {
+        precondition(tensor.count == rows * columns, "PackedMatrix: \(tensor.shape) does not hold \(rows)×\(columns) elements")
+        self = tensor.scalars.withUnsafeBufferPointer { buffer in
+            PackedMatrix(buffer.baseAddress!, rows: rows, columns: columns, rowStride: transposed ? rows : columns, transposed: transposed)
+        }
+    }
+
+    /// `C = A·B (+ rowBias)`: `b` is row-major `[columns, n]` (leading dimension `ldb`), `c`
+    /// row-major `[rows, n]` (leading dimension `ldc`, overwritten), `rowBias` `rows` floats or
+    /// nil. With `isSplit`, split over the compute threads by column strips (when n ≥ rows) or
+    /// row panels; otherwise on the calling thread.
+    public func multiply(
+        _ b: UnsafePointer<Float>, ldb: Int, n: Int, into c: UnsafeMutablePointer<Float>, ldc: Int, rowBias: UnsafePointer<Float>?,
+        isSplit: Bool = true
+    ) {
+        guard rows > 0 && n > 0 else { return }
+        let paddedRows = panels * MicroTile.rows
+        // Zero-padded to whole panels, so the edge panel reads 6 biases.
+        var bias = [Float](repeating: 0, count: paddedRows)
+        if let rowBias { bias.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: rowBias, count: rows) } }
+        if columns == 0 {
+            for row in 0..<rows { (c + row * ldc).update(repeating: bias[row], count: n) }
+            return
+        }
+        let strips = (n + MicroTile.columns - 1) / MicroTile.columns
+        let splitsColumns = n >= rows
+        let units = splitsColumns ? strips : panels
+        let parts = !isSplit || rows * n * columns < 1 << 18 ? 1 : min(ComputeThreads.count, units)
+        scalars.withUnsafeBufferPointer { packedA in
+            bias.withUnsafeBufferPointer { biasBuffer in
+                let (a, biases) = (packedA.baseAddress!, biasBuffer.baseAddress!)
+                parallelFor(parts) { range in
+                    for part in range {
+                        let share = (units * part / parts)..<(units * (part + 1) / parts)
+                        guard !share.isEmpty else { continue }
+                        multiplyBlock(
+                            a: a, bias: biases, b: b, ldb: ldb, n: n, c: c, ldc: ldc,
+                            panels: splitsColumns ? 0..<panels : share, strips: splitsColumns ? share : 0..<strips)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The product for row panels `panelRange` and column strips `stripRange` (one thread's share):
+    /// per block of 128 strips (2048 columns) and K block, B is packed once (L3) and swept by
+    /// L2-sized blocks of A panels, strip by strip (L1).
+    private func multiplyBlock(
+        a: UnsafePointer<Float>, bias: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int, n: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, panels panelRange: Range<Int>, strips stripRange: Range<Int>
+    ) {
+        let (tileRows, tileColumns) = (MicroTile.rows, MicroTile.columns)
+        let paddedRows = panels * tileRows
+        let panelsPerBlock = Self.rowBlock / tileRows
+        let stripsPerBlock = Self.columnBlock / tileColumns
+        let packedB = UnsafeMutablePointer<Float>.allocate(
+            capacity: min(Self.depthBlock, columns) * min(stripsPerBlock, stripRange.count) * tileColumns)
+        defer { packedB.deallocate() }
+        let edgeTile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * tileColumns)
+        defer { edgeTile.deallocate() }
+        for stripBlockStart in stride(from: stripRange.lowerBound, to: stripRange.upperBound, by: stripsPerBlock) {
+            let stripBlock = stripBlockStart..<min(stripRange.upperBound, stripBlockStart + stripsPerBlock)
+            for blockStart in stride(from: 0, to: columns, by: Self.depthBlock) {
+                let blockDepth = min(Self.depthBlock, columns - blockStart)
+                let overwrite = blockStart == 0
+                packStrips(
+                    b, ldb: ldb, depthRange: blockStart..<(blockStart + blockDepth),
+                    columnRange: (stripBlock.lowerBound * tileColumns)..<min(n, stripBlock.upperBound * tileColumns), into: packedB)
+                let blockA = a + blockStart * paddedRows
+                for panelStart in stride(from: panelRange.lowerBound, to: panelRange.upperBound, by: panelsPerBlock) {
+                    let panelEnd = min(panelRange.upperBound, panelStart + panelsPerBlock)
+                    for strip in stripBlock {
+                        let stripB = packedB + (strip - stripBlock.lowerBound) * blockDepth * tileColumns
+                        let column = strip * tileColumns
+                        let width = min(tileColumns, n - column)
+                        for panel in panelStart..<panelEnd {
+                            let row = panel * tileRows
+                            let height = min(tileRows, rows - row)
+                            let panelA = blockA + panel * blockDepth * tileRows
+                            if height == tileRows && width == tileColumns {
+                                microKernel(
+                                    depth: blockDepth, a: panelA, b: stripB, c: c + row * ldc + column, ldc: ldc,
+                                    overwrite: overwrite, bias: bias + row)
+                            } else if width == tileColumns {
+                                shortPanelMicroKernel(
+                                    depth: blockDepth, a: panelA, b: stripB, c: c + row * ldc + column, ldc: ldc,
+                                    overwrite: overwrite, bias: bias + row, rows: height)
+                            } else {
+                                edgeMicroKernel(
+                                    depth: blockDepth, a: panelA, b: stripB, c: c + row * ldc + column, ldc: ldc,
+                                    overwrite: overwrite, bias: bias + row, rows: height, columns: width, scratch: edgeTile)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `A·B[i] (+ rowBias)` for every matrix of a batch.
+/// - Parameters:
+///   - a: the packed `[M, K]` matrix.
+///   - b: `[N, K, L]`.
+///   - rowBias: `[M]` or nil.
+/// - Returns: `[N, M, L]`.
+public func matmul(_ a: PackedMatrix, _ b: Tensor, rowBias: Tensor? = nil) -> Tensor {
+    precondition(b.rank == 3 && b.shape[1] == a.columns, "matmul(packed): \(b.shape) is not [N, \(a.columns), L]")
+    precondition(rowBias.map { $0.count == a.rows } ?? true, "matmul(packed): bias \(rowBias!.shape) for \(a.rows) rows")
+    let (batch, depth, length) = (b.shape[0], b.shape[1], b.shape[2])
+    return reusableTensor([batch, a.rows, length]) { c in
+        guard c.count > 0 else { return }
+        b.scalars.withUnsafeBufferPointer { bBuffer in
+            c.scalars.withUnsafeMutableBufferPointer { cBuffer in
+                (rowBias?.scalars).withUnsafeBufferPointerIfPresent { biasPointer in
+                    for entry in 0..<batch {
+                        a.multiply(
+                            bBuffer.baseAddress! + entry * depth * length, ldb: max(1, length), n: length,
+                            into: cBuffer.baseAddress! + entry * a.rows * length, ldc: max(1, length), rowBias: biasPointer)
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension Optional where Wrapped == [Float] {
+    /// `body` with the array's base address, or with nil.
+    fileprivate func withUnsafeBufferPointerIfPresent<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
+        switch self {
+        case .some(let array): return array.withUnsafeBufferPointer { body($0.baseAddress) }
+        case .none: return body(nil)
+        }
+    }
+}
