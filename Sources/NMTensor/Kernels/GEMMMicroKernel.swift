@@ -16,8 +16,8 @@ enum MicroTile {
 let microKernelUsesFMA = NM_SWIFT_TARGET_HAS_AVX2_FMA != 0
 
 /// One tile: `C[r, j] = (overwrite ? bias[r] : C[r, j]) + Σ_k a[6k + r] · b[16k + j]` for
-/// r < `rows`, j < 16, with the sum over k formed first. Inlined with a constant `rows`, the
-/// rows beyond it cost nothing.
+/// r < `rows`, j < 16 (j < 8 when `isHalfWidth`), with the sum over k formed first. Inlined
+/// with constant `rows` and `isHalfWidth`, the rows and columns left out cost nothing.
 /// - Parameters:
 ///   - depth: number of k steps.
 ///   - a: `depth × 6` floats (a packed panel). `b`: `depth × 16` floats (a packed strip).
@@ -27,7 +27,7 @@ let microKernelUsesFMA = NM_SWIFT_TARGET_HAS_AVX2_FMA != 0
 @inline(__always)
 func microKernel(
     depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
-    overwrite: Bool, bias: UnsafePointer<Float>, rows: Int = MicroTile.rows
+    overwrite: Bool, bias: UnsafePointer<Float>, rows: Int, isHalfWidth: Bool
 ) {
     typealias V = SIMD8<Float>
     var (c00, c01, c10, c11, c20, c21) = (V(), V(), V(), V(), V(), V())
@@ -38,23 +38,24 @@ func microKernel(
     var (pa, pb) = (a, b)
     for _ in 0..<depth {
         let b0 = UnsafeRawPointer(pb).loadUnaligned(as: V.self)
-        let b1 = UnsafeRawPointer(pb + 8).loadUnaligned(as: V.self)
+        let b1 = isHalfWidth ? V() : UnsafeRawPointer(pb + 8).loadUnaligned(as: V.self)
+        let wide = !isHalfWidth
         var x = V(repeating: pa[0])
-        madd(&c00, x, b0); madd(&c01, x, b1)
-        if rows > 1 { x = V(repeating: pa[1]); madd(&c10, x, b0); madd(&c11, x, b1) }
-        if rows > 2 { x = V(repeating: pa[2]); madd(&c20, x, b0); madd(&c21, x, b1) }
-        if rows > 3 { x = V(repeating: pa[3]); madd(&c30, x, b0); madd(&c31, x, b1) }
-        if rows > 4 { x = V(repeating: pa[4]); madd(&c40, x, b0); madd(&c41, x, b1) }
-        if rows > 5 { x = V(repeating: pa[5]); madd(&c50, x, b0); madd(&c51, x, b1) }
+        madd(&c00, x, b0); if wide { madd(&c01, x, b1) }
+        if rows > 1 { x = V(repeating: pa[1]); madd(&c10, x, b0); if wide { madd(&c11, x, b1) } }
+        if rows > 2 { x = V(repeating: pa[2]); madd(&c20, x, b0); if wide { madd(&c21, x, b1) } }
+        if rows > 3 { x = V(repeating: pa[3]); madd(&c30, x, b0); if wide { madd(&c31, x, b1) } }
+        if rows > 4 { x = V(repeating: pa[4]); madd(&c40, x, b0); if wide { madd(&c41, x, b1) } }
+        if rows > 5 { x = V(repeating: pa[5]); madd(&c50, x, b0); if wide { madd(&c51, x, b1) } }
         pa += 6
         pb += 16
     }
     @inline(__always) func store(_ row: Int, _ low: V, _ high: V) {
         let tile = UnsafeMutableRawPointer(c + row &* ldc)
         let start = overwrite ? V(repeating: bias[row]) : tile.loadUnaligned(as: V.self)
-        let startHigh = overwrite ? V(repeating: bias[row]) : (tile + 32).loadUnaligned(as: V.self)
+        let startHigh = overwrite || isHalfWidth ? V(repeating: bias[row]) : (tile + 32).loadUnaligned(as: V.self)
         tile.storeBytes(of: start + low, as: V.self)
-        (tile + 32).storeBytes(of: startHigh + high, as: V.self)
+        if !isHalfWidth { (tile + 32).storeBytes(of: startHigh + high, as: V.self) }
     }
     store(0, c00, c01)
     if rows > 1 { store(1, c10, c11) }
@@ -64,6 +65,16 @@ func microKernel(
     if rows > 5 { store(5, c50, c51) }
 }
 
+/// `microKernel` for a full 6 × 16 tile (a separate function, so that the kernel is compiled
+/// with its constant shape whatever the caller's size).
+@inline(never)
+func fullTileMicroKernel(
+    depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+    overwrite: Bool, bias: UnsafePointer<Float>
+) {
+    microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, rows: MicroTile.rows, isHalfWidth: false)
+}
+
 /// `microKernel` for the last panel when it has fewer than 6 rows, full width.
 @inline(never)
 func shortPanelMicroKernel(
@@ -71,17 +82,17 @@ func shortPanelMicroKernel(
     overwrite: Bool, bias: UnsafePointer<Float>, rows: Int
 ) {
     switch rows {
-    case 1: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, rows: 1)
-    case 2: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, rows: 2)
-    case 3: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, rows: 3)
-    case 4: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, rows: 4)
-    default: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, rows: 5)
+    case 1: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, rows: 1, isHalfWidth: false)
+    case 2: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, rows: 2, isHalfWidth: false)
+    case 3: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, rows: 3, isHalfWidth: false)
+    case 4: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, rows: 4, isHalfWidth: false)
+    default: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, rows: 5, isHalfWidth: false)
     }
 }
 
 /// `microKernel` for a tile cut by the right edge: only `rows × columns` of C are touched
 /// (the packed operands are zero beyond the edge, so the kernel runs on the full tile `scratch`,
-/// 6 × 16 floats).
+/// 6 × 16 floats, or on its left half when at most 8 columns remain).
 @inline(never)
 func edgeMicroKernel(
     depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
@@ -93,7 +104,11 @@ func edgeMicroKernel(
             scratch[row &* width &+ column] = row < rows && column < columns && !overwrite ? c[row &* ldc &+ column] : 0
         }
     }
-    microKernel(depth: depth, a: a, b: b, c: scratch, ldc: width, overwrite: overwrite, bias: bias)
+    if columns <= width / 2 {
+        microKernel(depth: depth, a: a, b: b, c: scratch, ldc: width, overwrite: overwrite, bias: bias, rows: MicroTile.rows, isHalfWidth: true)
+    } else {
+        fullTileMicroKernel(depth: depth, a: a, b: b, c: scratch, ldc: width, overwrite: overwrite, bias: bias)
+    }
     for row in 0..<rows {
         (c + row &* ldc).update(from: scratch + row &* width, count: columns)
     }

@@ -136,7 +136,7 @@ public struct PackedMatrix: Sendable {
                             let height = min(tileRows, rows - row)
                             let panelA = blockA + panel * blockDepth * tileRows
                             if height == tileRows && width == tileColumns {
-                                microKernel(
+                                fullTileMicroKernel(
                                     depth: blockDepth, a: panelA, b: stripB, c: c + row * ldc + column, ldc: ldc,
                                     overwrite: overwrite, bias: bias + row)
                             } else if width == tileColumns {
