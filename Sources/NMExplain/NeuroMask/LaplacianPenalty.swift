@@ -42,57 +42,65 @@ public struct LaplacianPenalty: Sendable, Equatable {
         guard count > 0 else { return (0, .zeros(w.shape)) }
         let rowSource = (0..<paddedHeight).map { min(max($0 - pad, 0), height - 1) }
         let columnSource = (0..<paddedWidth).map { min(max($0 - pad, 0), width - 1) }
-        var padded = [Float](repeating: 0, count: paddedHeight * paddedWidth)
-        for y in 0..<paddedHeight {
-            let sourceRow = rowSource[y] * width
-            for x in 0..<paddedWidth { padded[y * paddedWidth + x] = w.scalars[sourceRow + columnSource[x]] }
+        // One zeroed scratch for the five planes below (this runs once per NeuroMask iteration).
+        let paddedCount = paddedHeight * paddedWidth, bandCount = outputHeight * paddedWidth
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * paddedCount + 2 * bandCount + count)
+        defer { scratch.deallocate() }
+        scratch.initialize(repeating: 0, count: 2 * paddedCount + 2 * bandCount + count)
+        let padded = scratch, gradPadded = scratch + paddedCount
+        let columnSums = gradPadded + paddedCount, rowSpread = columnSums + bandCount
+        let gradResponse = rowSpread + bandCount  // ∂value/∂response
+        w.scalars.withUnsafeBufferPointer { source in
+            for y in 0..<paddedHeight {
+                let sourceRow = rowSource[y] * width
+                for x in 0..<paddedWidth { padded[y * paddedWidth + x] = source[sourceRow + columnSource[x]] }
+            }
         }
 
         // Column sums over k rows, then row sums over k columns: the k×k box sums.
-        var columnSums = [Float](repeating: 0, count: outputHeight * paddedWidth)
         for i in 0..<outputHeight {
             for a in 0..<k {
-                let from = (i + a) * paddedWidth, to = i * paddedWidth
-                for x in 0..<paddedWidth { columnSums[to + x] += padded[from + x] }
+                let from = padded + (i + a) * paddedWidth, to = columnSums + i * paddedWidth
+                for x in 0..<paddedWidth { to[x] += from[x] }
             }
         }
         let centreWeight = Float(k * k)
         let scale = 2 / Float(count)
-        var gradResponse = [Float](repeating: 0, count: count)  // ∂value/∂response
         var sum = 0.0
         for i in 0..<outputHeight {
-            let centreRow = (i + radius) * paddedWidth + radius
+            let centreRow = padded + (i + radius) * paddedWidth + radius
+            let sumsRow = columnSums + i * paddedWidth
             for j in 0..<outputWidth {
                 var box: Float = 0
-                for b in 0..<k { box += columnSums[i * paddedWidth + j + b] }
-                let response = centreWeight * padded[centreRow + j] - box
+                for b in 0..<k { box += sumsRow[j + b] }
+                let response = centreWeight * centreRow[j] - box
                 sum += Double(response) * Double(response)
                 gradResponse[i * outputWidth + j] = scale * response
             }
         }
 
         // Adjoint: every response sends k²·g to its centre and −g to each pixel of its box.
-        var rowSpread = [Float](repeating: 0, count: outputHeight * paddedWidth)
         for i in 0..<outputHeight {
             for b in 0..<k {
-                let to = i * paddedWidth + b, from = i * outputWidth
-                for j in 0..<outputWidth { rowSpread[to + j] += gradResponse[from + j] }
+                let to = rowSpread + i * paddedWidth + b, from = gradResponse + i * outputWidth
+                for j in 0..<outputWidth { to[j] += from[j] }
             }
         }
-        var gradPadded = [Float](repeating: 0, count: paddedHeight * paddedWidth)
         for i in 0..<outputHeight {
             for a in 0..<k {
-                let to = (i + a) * paddedWidth, from = i * paddedWidth
-                for x in 0..<paddedWidth { gradPadded[to + x] -= rowSpread[from + x] }
+                let to = gradPadded + (i + a) * paddedWidth, from = rowSpread + i * paddedWidth
+                for x in 0..<paddedWidth { to[x] -= from[x] }
             }
-            let centreRow = (i + radius) * paddedWidth + radius
-            for j in 0..<outputWidth { gradPadded[centreRow + j] += centreWeight * gradResponse[i * outputWidth + j] }
+            let centreRow = gradPadded + (i + radius) * paddedWidth + radius
+            for j in 0..<outputWidth { centreRow[j] += centreWeight * gradResponse[i * outputWidth + j] }
         }
         // Replicated pixels pass their gradient back to the edge pixel they copy.
         var gradient = [Float](repeating: 0, count: w.count)
-        for y in 0..<paddedHeight {
-            let targetRow = rowSource[y] * width
-            for x in 0..<paddedWidth { gradient[targetRow + columnSource[x]] += gradPadded[y * paddedWidth + x] }
+        gradient.withUnsafeMutableBufferPointer { target in
+            for y in 0..<paddedHeight {
+                let targetRow = rowSource[y] * width
+                for x in 0..<paddedWidth { target[targetRow + columnSource[x]] += gradPadded[y * paddedWidth + x] }
+            }
         }
         return (Float(sum / Double(count)), Tensor(shape: w.shape, scalars: gradient))
     }
