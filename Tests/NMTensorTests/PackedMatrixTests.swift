@@ -36,6 +36,24 @@ private func naiveBatchProduct(_ a: Tensor, _ b: Tensor, bias: Tensor?) -> Tenso
         assertClose(matmul(packed, b, rowBias: bias), naiveBatchProduct(a, b, bias: bias), rtol: 1e-5, atol: 1e-5, "bias, m=\(m) k=\(k) n=\(n)")
     }
 
+    /// A fused clamp (relu6, relu) equals clamping the product afterwards, over one and several
+    /// K blocks and both splits; NaN stays NaN.
+    @Test func clampMatchesClampingAfterwards() {
+        for (m, k, n) in [(7, 20, 33), (40, 300, 600), (300, 70, 40)] {
+            let a = randomTensor([m, k], seed: 14) * 2
+            var b = randomTensor([1, k, n], seed: 15) * 2
+            b.scalars[3] = .nan  // column 3 of every row of the product
+            let bias = randomTensor([m], seed: 16)
+            let packed = PackedMatrix(a, rows: m, columns: k)
+            let plain = matmul(packed, b, rowBias: bias)
+            for upper: Float in [6, .infinity] {
+                let fused = matmul(packed, b, rowBias: bias, clampUpper: upper)
+                let expected = plain.scalars.map { $0.isNaN ? $0 : min(max($0, 0), upper) }
+                #expect(zip(fused.scalars, expected).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }, "m=\(m) k=\(k) n=\(n) upper=\(upper)")
+            }
+        }
+    }
+
     /// Packing a transposed matrix reads it as its transpose: the same product as packing the
     /// explicit transpose.
     @Test func transposedPackingReadsTheTranspose() {

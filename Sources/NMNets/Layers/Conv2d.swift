@@ -148,6 +148,20 @@ public struct Conv2d: Layer {
     }
 
     public func forward(_ input: Tensor) -> (output: Tensor, cache: Cache) {
+        forward(input, activation: nil)
+    }
+
+    /// `forward` followed by `activation` (relu or relu6: a clamp): the same values as
+    /// `Activation(activation).forward(forward(input).output).output`, with the clamp applied as
+    /// the depthwise and packed-GEMM kernels store their results (one pass over the output less),
+    /// else as a separate pass. The cache is `forward`'s (backward is unchanged: the activation's
+    /// derivative follows from this output).
+    public func forward(_ input: Tensor, fusing activation: ActivationFunction) -> (output: Tensor, cache: Cache) {
+        precondition(activation.clampUpperBound != nil, "Conv2d.forward(fusing:): \(activation) is not relu or relu6")
+        return forward(input, activation: activation)
+    }
+
+    private func forward(_ input: Tensor, activation: ActivationFunction?) -> (output: Tensor, cache: Cache) {
         precondition(input.rank == 4 && input.shape[1] == inputChannels, "Conv2d: input \(input.shape) is not [N, \(inputChannels), H, W]")
         let batch = input.shape[0]
         let geometry = geometry(inputHeight: input.shape[2], inputWidth: input.shape[3])
@@ -155,14 +169,18 @@ public struct Conv2d: Layer {
         let groupOut = outputChannels / groups
         var output: Tensor
         var cache = Cache(geometry: geometry, input: nil, columns: nil)
+        let clampUpper = activation?.clampUpperBound
+        var isClamped = false  // whether the kernel applied the activation
         if isDepthwise {
-            output = depthwiseConvolution(input, weight: weight, bias: bias, geometry: geometry)  // [N, C, OH, OW]
+            output = depthwiseConvolution(input, weight: weight, bias: bias, geometry: geometry, clampUpper: clampUpper)  // [N, C, OH, OW]
             cache.input = input
+            isClamped = true
         } else if isPointwise(geometry) && usesPackedWeights {
             output = matmul(
                 weightTransforms.packedForward(for: weight), input.reshaped([batch, inputChannels, geometry.columnCount]),
-                rowBias: bias)  // [N, OC, H·W]
+                rowBias: bias, clampUpper: clampUpper)  // [N, OC, H·W]
             cache.input = input
+            isClamped = true
         } else if isPointwise(geometry) {
             let groupIn = inputChannels / groups
             output = matmul(
@@ -177,7 +195,8 @@ public struct Conv2d: Layer {
             let columns = im2col(input, geometry: geometry)  // [N, C·KH·KW, OH·OW]
             let groupRows = geometry.columnRows / groups
             if usesPackedWeights {
-                output = matmul(weightTransforms.packedForward(for: weight), columns, rowBias: bias)  // [N, OC, OH·OW]
+                output = matmul(weightTransforms.packedForward(for: weight), columns, rowBias: bias, clampUpper: clampUpper)  // [N, OC, OH·OW]
+                isClamped = true
             } else {
                 output = matmul(
                     weight.reshaped([groups, groupOut, groupRows]),
@@ -187,6 +206,7 @@ public struct Conv2d: Layer {
         }
         // The bias is already in: added by the depthwise kernel or the GEMM's initial C.
         output = output.reshaped([batch, outputChannels, outputHeight, outputWidth])
+        if let activation, !isClamped { output = activationForward(activation, output) }
         return (output, cache)
     }
 

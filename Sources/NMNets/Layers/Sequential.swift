@@ -36,19 +36,31 @@ public struct Sequential: Layer {
         var caches: [Any] = []
         caches.reserveCapacity(entries.count)
         var current = input
-        for entry in entries {
+        var index = 0
+        while index < entries.count {
+            let entry = entries[index]
             let nested = nestedNames(names, under: entry.name)
             if !nested.isEmpty, let sequential = entry.layer as? Sequential {
                 let (output, cache, inner) = sequential.forward(current, capturing: nested)
                 for (name, value) in inner { activations[join(entry.name, name)] = value }
                 current = output
                 caches.append(cache)
+            } else if let (convolution, activation) = fusableConvolution(at: index), !names.contains(entry.name) {
+                // Convolution and relu/relu6 in one pass (the pre-activation is not asked for):
+                // the same values and caches as running the two entries one after the other.
+                let (output, cache) = convolution.forward(current, fusing: activation.function)
+                current = output
+                caches.append(cache)
+                caches.append(Activation.Cache(saved: output, isOutput: true))
+                index += 1
+                if names.contains(entries[index].name) { activations[entries[index].name] = current }
             } else {
                 let (output, cache) = entry.layer.forward(current)
                 current = output
                 caches.append(cache)
             }
             if names.contains(entry.name) { activations[entry.name] = current }
+            index += 1
         }
         return (current, Cache(entryCaches: caches), activations)
     }
@@ -102,6 +114,15 @@ public struct Sequential: Layer {
             let inner = (entry.layer as? Sequential)?.layerNames.map { join(entry.name, $0) } ?? []
             return [entry.name] + inner
         }
+    }
+
+    /// The convolution at `index` and the relu or relu6 right after it, which `forward` runs as one
+    /// fused pass (`Conv2d.forward(_:fusing:)`); nil when the entries are not such a pair.
+    private func fusableConvolution(at index: Int) -> (Conv2d, Activation)? {
+        guard index + 1 < entries.count, let convolution = entries[index].layer as? Conv2d,
+            let activation = entries[index + 1].layer as? Activation, activation.function.clampUpperBound != nil
+        else { return nil }
+        return (convolution, activation)
     }
 
     private func nestedNames(_ names: Set<String>, under name: String) -> Set<String> {

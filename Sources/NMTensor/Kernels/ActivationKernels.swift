@@ -98,16 +98,22 @@ public func activationBackward(_ function: ActivationFunction, gradOutput: Tenso
     }
 }
 
-/// `y[i] = min(max(x[i], 0), upper)` over `range`, 8 lanes at a time.
+/// `min(max(v, 0), upper)` lanewise, NaN kept: relu (upper = ∞) and relu6 (upper = 6).
 @inline(__always)
-private func clampRange(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ range: Range<Int>, upper: Float) {
+func clamped(_ v: SIMD8<Float>, upper: SIMD8<Float>) -> SIMD8<Float> {
+    // replacing(where:) inlines; the generic pointwiseMin/Max do not (a call per vector).
+    let zero = SIMD8<Float>(repeating: 0)
+    return v.replacing(with: zero, where: v .< zero).replacing(with: upper, where: v .> upper)
+}
+
+/// `y[i] = min(max(x[i], 0), upper)` over `range`, 8 lanes at a time (`y` may be `x`).
+@inline(__always)
+func clampRange(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ range: Range<Int>, upper: Float) {
     var i = range.lowerBound
-    let (zero, top) = (SIMD8<Float>(repeating: 0), SIMD8<Float>(repeating: upper))
+    let top = SIMD8<Float>(repeating: upper)
     while i &+ 8 <= range.upperBound {
         let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-        // replacing(where:) inlines; the generic pointwiseMin/Max do not (a call per vector).
-        let clamped = v.replacing(with: zero, where: v .< zero).replacing(with: top, where: v .> top)
-        UnsafeMutableRawPointer(y + i).storeBytes(of: clamped, as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(y + i).storeBytes(of: clamped(v, upper: top), as: SIMD8<Float>.self)
         i &+= 8
     }
     while i < range.upperBound {
@@ -137,6 +143,16 @@ private func passInsideRange(
 }
 
 extension ActivationFunction {
+    /// For relu (∞) and relu6 (6): f is a clamp to [0, upper], which a kernel can apply to its
+    /// results before storing them (see `Conv2d.forward(_:fusing:)`); nil for the others.
+    public var clampUpperBound: Float? {
+        switch self {
+        case .relu: return .infinity
+        case .relu6: return 6
+        default: return nil
+        }
+    }
+
     /// Whether f′ can be read from the output f(x) as well as from x (relu, relu6: the output
     /// lies strictly inside the linear part exactly when the input does).
     public var derivativeFollowsFromOutput: Bool {

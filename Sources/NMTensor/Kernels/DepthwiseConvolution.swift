@@ -14,18 +14,24 @@
 ///   - weight: `[C, 1, KH, KW]`.
 ///   - bias: `[C]`, or `nil` for none.
 ///   - geometry: kernel, stride, padding (e.g. TensorFlow SAME, asymmetric) and dilation.
+///   - clampUpper: clamp the output to [0, clampUpper] plane by plane while it is in cache (a
+///     fused relu or relu6; NaN stays NaN), or nil.
 /// - Returns: `[N, C, OH, OW]`.
-public func depthwiseConvolution(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, geometry: ConvGeometry) -> Tensor {
+public func depthwiseConvolution(
+    _ input: Tensor, weight: Tensor, bias: Tensor? = nil, geometry: ConvGeometry, clampUpper: Float? = nil
+) -> Tensor {
     checkImageShape(input.shape, geometry: geometry, caller: "depthwiseConvolution")
     return reusableTensor([input.shape[0], geometry.channels, geometry.outputHeight, geometry.outputWidth]) { output in
-        depthwiseConvolution(input, weight: weight, bias: bias, geometry: geometry, into: &output)
+        depthwiseConvolution(input, weight: weight, bias: bias, geometry: geometry, clampUpper: clampUpper, into: &output)
     }
 }
 
 /// `depthwiseConvolution` writing into a reusable buffer.
 /// - Parameter output: overwritten with `[N, C, OH, OW]`; keeps its storage when it already holds
 ///   that many elements, and is reallocated otherwise.
-public func depthwiseConvolution(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, geometry: ConvGeometry, into output: inout Tensor) {
+public func depthwiseConvolution(
+    _ input: Tensor, weight: Tensor, bias: Tensor? = nil, geometry: ConvGeometry, clampUpper: Float? = nil, into output: inout Tensor
+) {
     checkImageShape(input.shape, geometry: geometry, caller: "depthwiseConvolution")
     checkDepthwiseWeight(weight.shape, geometry: geometry, caller: "depthwiseConvolution")
     precondition(bias.map { $0.count == geometry.channels } ?? true, "depthwiseConvolution: bias \(bias!.shape) for \(geometry.channels) channels")
@@ -55,9 +61,11 @@ public func depthwiseConvolution(_ input: Tensor, weight: Tensor, bias: Tensor? 
                         layout.writeTapOffsets(offsets)
                         for plane in planes {
                             layout.scatter(source + plane &* layout.inputPlane, into: scratch)
+                            let result = destination + plane &* layout.outputPlane
                             layout.correlate(
                                 scratch, taps: offsets, weights: weights + (plane % channels) &* layout.taps,
-                                bias: biases[plane % channels], into: destination + plane &* layout.outputPlane)
+                                bias: biases[plane % channels], into: result)
+                            if let clampUpper { clampRange(result, result, 0..<layout.outputPlane, upper: clampUpper) }
                         }
                     }
                 }

@@ -15,7 +15,8 @@ enum MicroTile {
 /// separately: same results up to rounding, about a third of the speed.
 let microKernelUsesFMA = NM_SWIFT_TARGET_HAS_AVX2_FMA != 0
 
-/// One tile: `C[r, j] = (overwrite ? bias[r] : C[r, j]) + Σ_k a[6k + r] · b[16k + j]` for
+/// One tile: `C[r, j] = (overwrite ? bias[r] : C[r, j]) + Σ_k a[6k + r] · b[16k + j]`, then
+/// clamped to [0, `upper`] when `clamps` (a fused relu or relu6, see `clamped`), for
 /// r < `rows`, j < 16 (j < 8 when `isHalfWidth`), with the sum over k formed first. Inlined
 /// with constant `rows` and `isHalfWidth`, the rows and columns left out cost nothing.
 /// - Parameters:
@@ -27,7 +28,7 @@ let microKernelUsesFMA = NM_SWIFT_TARGET_HAS_AVX2_FMA != 0
 @inline(__always)
 func microKernel(
     depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
-    overwrite: Bool, bias: UnsafePointer<Float>, rows: Int, isHalfWidth: Bool
+    overwrite: Bool, bias: UnsafePointer<Float>, clamps: Bool, upper: Float, rows: Int, isHalfWidth: Bool
 ) {
     typealias V = SIMD8<Float>
     var (c00, c01, c10, c11, c20, c21) = (V(), V(), V(), V(), V(), V())
@@ -54,8 +55,9 @@ func microKernel(
         let tile = UnsafeMutableRawPointer(c + row &* ldc)
         let start = overwrite ? V(repeating: bias[row]) : tile.loadUnaligned(as: V.self)
         let startHigh = overwrite || isHalfWidth ? V(repeating: bias[row]) : (tile + 32).loadUnaligned(as: V.self)
-        tile.storeBytes(of: start + low, as: V.self)
-        if !isHalfWidth { (tile + 32).storeBytes(of: startHigh + high, as: V.self) }
+        let top = V(repeating: upper)
+        tile.storeBytes(of: clamps ? clamped(start + low, upper: top) : start + low, as: V.self)
+        if !isHalfWidth { (tile + 32).storeBytes(of: clamps ? clamped(startHigh + high, upper: top) : startHigh + high, as: V.self) }
     }
     store(0, c00, c01)
     if rows > 1 { store(1, c10, c11) }
@@ -70,23 +72,25 @@ func microKernel(
 @inline(never)
 func fullTileMicroKernel(
     depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
-    overwrite: Bool, bias: UnsafePointer<Float>
+    overwrite: Bool, bias: UnsafePointer<Float>, clamps: Bool, upper: Float
 ) {
-    microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, rows: MicroTile.rows, isHalfWidth: false)
+    microKernel(
+        depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper,
+        rows: MicroTile.rows, isHalfWidth: false)
 }
 
 /// `microKernel` for the last panel when it has fewer than 6 rows, full width.
 @inline(never)
 func shortPanelMicroKernel(
     depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
-    overwrite: Bool, bias: UnsafePointer<Float>, rows: Int
+    overwrite: Bool, bias: UnsafePointer<Float>, clamps: Bool, upper: Float, rows: Int
 ) {
     switch rows {
-    case 1: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, rows: 1, isHalfWidth: false)
-    case 2: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, rows: 2, isHalfWidth: false)
-    case 3: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, rows: 3, isHalfWidth: false)
-    case 4: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, rows: 4, isHalfWidth: false)
-    default: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, rows: 5, isHalfWidth: false)
+    case 1: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper, rows: 1, isHalfWidth: false)
+    case 2: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper, rows: 2, isHalfWidth: false)
+    case 3: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper, rows: 3, isHalfWidth: false)
+    case 4: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper, rows: 4, isHalfWidth: false)
+    default: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper, rows: 5, isHalfWidth: false)
     }
 }
 
@@ -96,7 +100,8 @@ func shortPanelMicroKernel(
 @inline(never)
 func edgeMicroKernel(
     depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
-    overwrite: Bool, bias: UnsafePointer<Float>, rows: Int, columns: Int, scratch: UnsafeMutablePointer<Float>
+    overwrite: Bool, bias: UnsafePointer<Float>, clamps: Bool, upper: Float, rows: Int, columns: Int,
+    scratch: UnsafeMutablePointer<Float>
 ) {
     let width = MicroTile.columns
     for row in 0..<MicroTile.rows {
@@ -105,9 +110,11 @@ func edgeMicroKernel(
         }
     }
     if columns <= width / 2 {
-        microKernel(depth: depth, a: a, b: b, c: scratch, ldc: width, overwrite: overwrite, bias: bias, rows: MicroTile.rows, isHalfWidth: true)
+        microKernel(
+            depth: depth, a: a, b: b, c: scratch, ldc: width, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper,
+            rows: MicroTile.rows, isHalfWidth: true)
     } else {
-        fullTileMicroKernel(depth: depth, a: a, b: b, c: scratch, ldc: width, overwrite: overwrite, bias: bias)
+        fullTileMicroKernel(depth: depth, a: a, b: b, c: scratch, ldc: width, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper)
     }
     for row in 0..<rows {
         (c + row &* ldc).update(from: scratch + row &* width, count: columns)

@@ -65,11 +65,12 @@ public struct PackedMatrix: Sendable {
 
     /// `C = A·B (+ rowBias)`: `b` is row-major `[columns, n]` (leading dimension `ldb`), `c`
     /// row-major `[rows, n]` (leading dimension `ldc`, overwritten), `rowBias` `rows` floats or
-    /// nil. With `isSplit`, split over the compute threads by column strips (when n ≥ rows) or
-    /// row panels; otherwise on the calling thread.
+    /// nil. With `clampUpper`, C is then clamped to [0, clampUpper] as it is stored (a fused relu
+    /// or relu6; NaN stays NaN). With `isSplit`, split over the compute threads by column strips
+    /// (when n ≥ rows) or row panels; otherwise on the calling thread.
     public func multiply(
         _ b: UnsafePointer<Float>, ldb: Int, n: Int, into c: UnsafeMutablePointer<Float>, ldc: Int, rowBias: UnsafePointer<Float>?,
-        isSplit: Bool = true
+        clampUpper: Float? = nil, isSplit: Bool = true
     ) {
         guard rows > 0 && n > 0 else { return }
         let paddedRows = panels * MicroTile.rows
@@ -77,7 +78,10 @@ public struct PackedMatrix: Sendable {
         var bias = [Float](repeating: 0, count: paddedRows)
         if let rowBias { bias.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: rowBias, count: rows) } }
         if columns == 0 {
-            for row in 0..<rows { (c + row * ldc).update(repeating: bias[row], count: n) }
+            for row in 0..<rows {
+                (c + row * ldc).update(repeating: bias[row], count: n)
+                if let clampUpper { clampRange(c + row * ldc, c + row * ldc, 0..<n, upper: clampUpper) }
+            }
             return
         }
         let strips = (n + MicroTile.columns - 1) / MicroTile.columns
@@ -92,7 +96,7 @@ public struct PackedMatrix: Sendable {
                         let share = (units * part / parts)..<(units * (part + 1) / parts)
                         guard !share.isEmpty else { continue }
                         multiplyBlock(
-                            a: a, bias: biases, b: b, ldb: ldb, n: n, c: c, ldc: ldc,
+                            a: a, bias: biases, b: b, ldb: ldb, n: n, c: c, ldc: ldc, clampUpper: clampUpper,
                             panels: splitsColumns ? 0..<panels : share, strips: splitsColumns ? share : 0..<strips)
                     }
                 }
@@ -105,8 +109,9 @@ public struct PackedMatrix: Sendable {
     /// L2-sized blocks of A panels, strip by strip (L1).
     private func multiplyBlock(
         a: UnsafePointer<Float>, bias: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int, n: Int,
-        c: UnsafeMutablePointer<Float>, ldc: Int, panels panelRange: Range<Int>, strips stripRange: Range<Int>
+        c: UnsafeMutablePointer<Float>, ldc: Int, clampUpper: Float?, panels panelRange: Range<Int>, strips stripRange: Range<Int>
     ) {
+        let upper = clampUpper ?? .infinity
         let (tileRows, tileColumns) = (MicroTile.rows, MicroTile.columns)
         let paddedRows = panels * tileRows
         let panelsPerBlock = Self.rowBlock / tileRows
@@ -121,6 +126,7 @@ public struct PackedMatrix: Sendable {
             for blockStart in stride(from: 0, to: columns, by: Self.depthBlock) {
                 let blockDepth = min(Self.depthBlock, columns - blockStart)
                 let overwrite = blockStart == 0
+                let clamps = clampUpper != nil && blockStart + blockDepth == columns  // after the last K block
                 packStrips(
                     b, ldb: ldb, depthRange: blockStart..<(blockStart + blockDepth),
                     columnRange: (stripBlock.lowerBound * tileColumns)..<min(n, stripBlock.upperBound * tileColumns), into: packedB)
@@ -138,15 +144,16 @@ public struct PackedMatrix: Sendable {
                             if height == tileRows && width == tileColumns {
                                 fullTileMicroKernel(
                                     depth: blockDepth, a: panelA, b: stripB, c: c + row * ldc + column, ldc: ldc,
-                                    overwrite: overwrite, bias: bias + row)
+                                    overwrite: overwrite, bias: bias + row, clamps: clamps, upper: upper)
                             } else if width == tileColumns {
                                 shortPanelMicroKernel(
                                     depth: blockDepth, a: panelA, b: stripB, c: c + row * ldc + column, ldc: ldc,
-                                    overwrite: overwrite, bias: bias + row, rows: height)
+                                    overwrite: overwrite, bias: bias + row, clamps: clamps, upper: upper, rows: height)
                             } else {
                                 edgeMicroKernel(
                                     depth: blockDepth, a: panelA, b: stripB, c: c + row * ldc + column, ldc: ldc,
-                                    overwrite: overwrite, bias: bias + row, rows: height, columns: width, scratch: edgeTile)
+                                    overwrite: overwrite, bias: bias + row, clamps: clamps, upper: upper, rows: height, columns: width,
+                                    scratch: edgeTile)
                             }
                         }
                     }
@@ -161,8 +168,9 @@ public struct PackedMatrix: Sendable {
 ///   - a: the packed `[M, K]` matrix.
 ///   - b: `[N, K, L]`.
 ///   - rowBias: `[M]` or nil.
+///   - clampUpper: clamp the result to [0, clampUpper] (a fused relu or relu6), or nil.
 /// - Returns: `[N, M, L]`.
-public func matmul(_ a: PackedMatrix, _ b: Tensor, rowBias: Tensor? = nil) -> Tensor {
+public func matmul(_ a: PackedMatrix, _ b: Tensor, rowBias: Tensor? = nil, clampUpper: Float? = nil) -> Tensor {
     precondition(b.rank == 3 && b.shape[1] == a.columns, "matmul(packed): \(b.shape) is not [N, \(a.columns), L]")
     precondition(rowBias.map { $0.count == a.rows } ?? true, "matmul(packed): bias \(rowBias!.shape) for \(a.rows) rows")
     let (batch, depth, length) = (b.shape[0], b.shape[1], b.shape[2])
@@ -174,7 +182,8 @@ public func matmul(_ a: PackedMatrix, _ b: Tensor, rowBias: Tensor? = nil) -> Te
                     for entry in 0..<batch {
                         a.multiply(
                             bBuffer.baseAddress! + entry * depth * length, ldb: max(1, length), n: length,
-                            into: cBuffer.baseAddress! + entry * a.rows * length, ldc: max(1, length), rowBias: biasPointer)
+                            into: cBuffer.baseAddress! + entry * a.rows * length, ldc: max(1, length), rowBias: biasPointer,
+                            clampUpper: clampUpper)
                     }
                 }
             }

@@ -1,0 +1,87 @@
+import NMNets
+import NMTensor
+import NMTestSupport
+import Testing
+
+// Sequential runs a Conv2d followed by relu or relu6 as one fused pass (the clamp applied as the
+// convolution stores its output). These tests hold the fused pass to running the entries one by
+// one: the same outputs and input gradients bit for bit, on every convolution path.
+
+@Suite struct FusedActivationTests {
+    /// Depthwise (stride 1 and 2), 1×1, im2col (stride 2) and Winograd-sized 3×3 convolutions,
+    /// each followed by relu6 or relu; weights scaled so that both clamps are active.
+    static func network() -> Sequential {
+        func conv(_ outputs: Int, _ inputs: Int, _ kernel: Int, stride: Int = 1, groups: Int = 1, seed: UInt64) -> Conv2d {
+            Conv2d(
+                weight: randomTensor([outputs, inputs / groups, kernel, kernel], seed: seed) * 3,
+                bias: randomTensor([outputs], seed: seed + 100), stride: stride, padding: .symmetric(kernel / 2), groups: groups)
+        }
+        return Sequential([
+            .init("depthwise", conv(16, 16, 3, groups: 16, seed: 1)), .init("act1", Activation.relu6),
+            .init("pointwise", conv(24, 16, 1, seed: 2)), .init("act2", Activation.relu),
+            .init("strided", conv(24, 24, 3, stride: 2, seed: 3)), .init("act3", Activation.relu6),
+            .init("winograd", conv(16, 24, 3, seed: 4)), .init("act4", Activation.relu6),
+            .init("depthwiseStrided", conv(16, 16, 5, stride: 2, groups: 16, seed: 5)), .init("act5", Activation.relu),
+        ])
+    }
+
+    /// Forward entry by entry, then backward entry by entry: the unfused reference.
+    static func unfused(_ network: Sequential, _ input: Tensor, gradient: (Tensor) -> Tensor) -> (output: Tensor, gradInput: Tensor) {
+        var current = input
+        var backwards: [(Tensor) -> Tensor] = []
+        for entry in network.entries {
+            let (output, backward) = forwardOne(entry.layer, current)
+            current = output
+            backwards.append(backward)
+        }
+        var grad = gradient(current)
+        for backward in backwards.reversed() { grad = backward(grad) }
+        return (current, grad)
+    }
+
+    static func forwardOne<L: Layer>(_ layer: L, _ input: Tensor) -> (Tensor, (Tensor) -> Tensor) {
+        let (output, cache) = layer.forward(input)
+        return (output, { layer.backward($0, cache: cache, parameterGradients: false).gradInput })
+    }
+
+    @Test func fusedPassEqualsEntryByEntry() {
+        let network = Self.network()
+        let input = randomTensor([2, 16, 28, 28], seed: 9)
+        let gradOutput = randomTensor([2, 16, 7, 7], seed: 10)
+        let (output, cache) = network.forward(input)
+        let gradInput = network.backward(gradOutput, cache: cache, parameterGradients: false).gradInput
+        let reference = Self.unfused(network, input) { _ in gradOutput }
+        #expect(output.scalars == reference.output.scalars)
+        #expect(gradInput.scalars == reference.gradInput.scalars)
+        // Both clamps bite: some outputs sit at 0 and some pre-activations exceed 6.
+        #expect(output.scalars.contains(0))
+        let (_, _, captured) = network.forward(input, capturing: ["strided", "act3"])
+        #expect(captured["strided"]!.scalars.contains { $0 > 6 })
+    }
+
+    /// A captured convolution output is its pre-activation (that pair is not fused); the
+    /// activation after it is captured as usual.
+    @Test func capturedConvolutionKeepsItsPreActivation() {
+        let network = Self.network()
+        let input = randomTensor([1, 16, 28, 28], seed: 11)
+        let (output, _, captured) = network.forward(input, capturing: ["pointwise", "act2", "act4"])
+        let reference = Self.unfused(Sequential(Array(network.entries.prefix(3))), input) { $0 }
+        #expect(captured["pointwise"]!.scalars == reference.output.scalars)
+        #expect(captured["pointwise"]!.scalars.contains { $0 < 0 })
+        #expect(captured["act2"]!.scalars == reference.output.scalars.map { max($0, 0) })
+        #expect(output.scalars == network.forward(input).output.scalars)
+        #expect(captured["act4"] != nil)
+    }
+
+    /// NaN passes through a fused clamp as through relu6 itself.
+    @Test func nanPropagatesThroughTheFusedClamp() {
+        let network = Sequential([.init("conv", Conv2d(weight: Tensor.ones([4, 4, 1, 1]))), .init("act", Activation.relu6)])
+        var input = randomTensor([1, 4, 5, 5], seed: 12)
+        input.scalars[7] = .nan
+        let fused = network.forward(input).output
+        let reference = Self.unfused(network, input) { $0 }.output
+        #expect(fused.scalars.map(\.isNaN) == reference.scalars.map(\.isNaN))
+        #expect(fused.scalars.contains { $0.isNaN })
+        #expect(zip(fused.scalars, reference.scalars).allSatisfy { $0.isNaN || $0 == $1 })
+    }
+}
