@@ -267,13 +267,6 @@ private struct PhaseLayout {
     ) {
         let rowStep = strideHeight &* phaseWidth
         var outputRow = 0
-        if strideHeight == 1 && dilationHeight == 1 {
-            while outputRow &+ 2 <= outputHeight {
-                correlateAdjacentRows(
-                    scratch + outputRow &* rowStep, taps: offsets, weights: weights, bias: bias, into: result + outputRow &* outputWidth)
-                outputRow &+= 2
-            }
-        }
         while outputRow &+ 2 <= outputHeight {
             correlateRows(
                 SIMD2<Int>(0, rowStep), scratch + outputRow &* rowStep, taps: offsets, weights: weights, bias: bias,
@@ -284,61 +277,6 @@ private struct PhaseLayout {
             correlateRows(
                 SIMD2<Int>(0, 0), scratch + outputRow &* rowStep, taps: offsets, weights: weights, bias: bias,
                 into: result + outputRow &* outputWidth, rows: 1)
-        }
-    }
-
-    /// `correlateRows` for two adjacent output rows with row stride and dilation 1: scratch row
-    /// kh + 1 serves tap row kh + 1 of the first output row and tap row kh of the second, so each
-    /// is loaded once ((KH + 1)·KW loads instead of 2·KH·KW; the loop is bound by loads). Both
-    /// rows add their taps in the same order as `correlateRows`, so the sums are identical.
-    @inline(__always)
-    private func correlateAdjacentRows(
-        _ rowBase: UnsafePointer<Float>, taps offsets: UnsafePointer<Int>, weights: UnsafePointer<Float>, bias: Float,
-        into out: UnsafeMutablePointer<Float>
-    ) {
-        let (kernelRows, kernelColumns) = (kernelHeight, kernelWidth)
-        let lastRow = (kernelRows &- 1) &* kernelColumns
-        @inline(__always) func sums<V: SIMD>(_ column: Int, as type: V.Type) -> (V, V) where V.Scalar == Float {
-            @inline(__always) func load(_ offset: Int) -> V { UnsafeRawPointer(rowBase + (offset &+ column)).loadUnaligned(as: V.self) }
-            var (first, second) = (V(repeating: 0), V(repeating: 0))
-            for tapColumn in 0..<kernelColumns {
-                first += weights[tapColumn] * load(offsets[tapColumn])
-            }
-            for tapRow in 1..<max(1, kernelRows) {
-                let tap = tapRow &* kernelColumns
-                for tapColumn in 0..<kernelColumns {
-                    let value = load(offsets[tap &+ tapColumn])
-                    first += weights[tap &+ tapColumn] * value
-                    second += weights[tap &- kernelColumns &+ tapColumn] * value
-                }
-            }
-            for tapColumn in 0..<kernelColumns {
-                second += weights[lastRow &+ tapColumn] * load(offsets[lastRow &+ tapColumn] &+ phaseWidth)
-            }
-            return (first, second)
-        }
-        var column = 0
-        while column &+ 16 <= outputWidth {
-            let (first, second) = sums(column, as: SIMD16<Float>.self)
-            // The bias last, as a separate bias add would round.
-            UnsafeMutableRawPointer(out + column).storeBytes(of: first + bias, as: SIMD16<Float>.self)
-            UnsafeMutableRawPointer(out + (outputWidth &+ column)).storeBytes(of: second + bias, as: SIMD16<Float>.self)
-            column &+= 16
-        }
-        while column < outputWidth {
-            // 8 columns, the last block possibly partial (the scratch has 8 floats of slack).
-            let (first, second) = sums(column, as: SIMD8<Float>.self)
-            let lanes = min(8, outputWidth &- column)
-            if lanes == 8 {
-                UnsafeMutableRawPointer(out + column).storeBytes(of: first + bias, as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(out + (outputWidth &+ column)).storeBytes(of: second + bias, as: SIMD8<Float>.self)
-            } else {
-                for lane in 0..<lanes {
-                    out[column &+ lane] = first[lane] + bias
-                    out[outputWidth &+ column &+ lane] = second[lane] + bias
-                }
-            }
-            column &+= 8
         }
     }
 

@@ -85,13 +85,66 @@ func shortPanelMicroKernel(
     depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
     overwrite: Bool, bias: UnsafePointer<Float>, clamps: Bool, upper: Float, rows: Int
 ) {
+    // One function per row count: each call site of the kernel is then inlined with its shape
+    // (with five call sites in one function, the compiler outlines the kernel instead).
     switch rows {
-    case 1: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper, rows: 1, isHalfWidth: false)
-    case 2: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper, rows: 2, isHalfWidth: false)
-    case 3: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper, rows: 3, isHalfWidth: false)
-    case 4: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper, rows: 4, isHalfWidth: false)
-    default: microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper, rows: 5, isHalfWidth: false)
+    case 1: rowsKernel1(depth, a, b, c, ldc, overwrite, bias, clamps, upper)
+    case 2: rowsKernel2(depth, a, b, c, ldc, overwrite, bias, clamps, upper)
+    case 3: rowsKernel3(depth, a, b, c, ldc, overwrite, bias, clamps, upper)
+    case 4: rowsKernel4(depth, a, b, c, ldc, overwrite, bias, clamps, upper)
+    default: rowsKernel5(depth, a, b, c, ldc, overwrite, bias, clamps, upper)
     }
+}
+
+@inline(never)
+private func rowsKernel1(
+    _ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
+    _ overwrite: Bool, _ bias: UnsafePointer<Float>, _ clamps: Bool, _ upper: Float
+) {
+    microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper, rows: 1, isHalfWidth: false)
+}
+
+@inline(never)
+private func rowsKernel2(
+    _ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
+    _ overwrite: Bool, _ bias: UnsafePointer<Float>, _ clamps: Bool, _ upper: Float
+) {
+    microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper, rows: 2, isHalfWidth: false)
+}
+
+@inline(never)
+private func rowsKernel3(
+    _ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
+    _ overwrite: Bool, _ bias: UnsafePointer<Float>, _ clamps: Bool, _ upper: Float
+) {
+    microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper, rows: 3, isHalfWidth: false)
+}
+
+@inline(never)
+private func rowsKernel4(
+    _ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
+    _ overwrite: Bool, _ bias: UnsafePointer<Float>, _ clamps: Bool, _ upper: Float
+) {
+    microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper, rows: 4, isHalfWidth: false)
+}
+
+@inline(never)
+private func rowsKernel5(
+    _ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
+    _ overwrite: Bool, _ bias: UnsafePointer<Float>, _ clamps: Bool, _ upper: Float
+) {
+    microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper, rows: 5, isHalfWidth: false)
+}
+
+/// `microKernel` on the left 8 columns of a full-height tile.
+@inline(never)
+private func halfWidthMicroKernel(
+    depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+    overwrite: Bool, bias: UnsafePointer<Float>, clamps: Bool, upper: Float
+) {
+    microKernel(
+        depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper,
+        rows: MicroTile.rows, isHalfWidth: true)
 }
 
 /// `microKernel` for a tile cut by the right edge: only `rows × columns` of C are touched
@@ -110,9 +163,7 @@ func edgeMicroKernel(
         }
     }
     if columns <= width / 2 {
-        microKernel(
-            depth: depth, a: a, b: b, c: scratch, ldc: width, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper,
-            rows: MicroTile.rows, isHalfWidth: true)
+        halfWidthMicroKernel(depth: depth, a: a, b: b, c: scratch, ldc: width, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper)
     } else {
         fullTileMicroKernel(depth: depth, a: a, b: b, c: scratch, ldc: width, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper)
     }
