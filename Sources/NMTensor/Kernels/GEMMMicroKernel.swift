@@ -51,20 +51,30 @@ func microKernel(
         pa += 6
         pb += 16
     }
-    @inline(__always) func store(_ row: Int, _ low: V, _ high: V) {
-        let tile = UnsafeMutableRawPointer(c + row &* ldc)
-        let start = overwrite ? V(repeating: bias[row]) : tile.loadUnaligned(as: V.self)
-        let startHigh = overwrite || isHalfWidth ? V(repeating: bias[row]) : (tile + 32).loadUnaligned(as: V.self)
-        let top = V(repeating: upper)
-        tile.storeBytes(of: clamps ? clamped(start + low, upper: top) : start + low, as: V.self)
-        if !isHalfWidth { (tile + 32).storeBytes(of: clamps ? clamped(startHigh + high, upper: top) : startHigh + high, as: V.self) }
+    storeTileRow(c + 0 &* ldc, c00, c01, overwrite: overwrite, bias: bias[0], clamps: clamps, upper: upper, isHalfWidth: isHalfWidth)
+    if rows > 1 { storeTileRow(c + 1 &* ldc, c10, c11, overwrite: overwrite, bias: bias[1], clamps: clamps, upper: upper, isHalfWidth: isHalfWidth) }
+    if rows > 2 { storeTileRow(c + 2 &* ldc, c20, c21, overwrite: overwrite, bias: bias[2], clamps: clamps, upper: upper, isHalfWidth: isHalfWidth) }
+    if rows > 3 { storeTileRow(c + 3 &* ldc, c30, c31, overwrite: overwrite, bias: bias[3], clamps: clamps, upper: upper, isHalfWidth: isHalfWidth) }
+    if rows > 4 { storeTileRow(c + 4 &* ldc, c40, c41, overwrite: overwrite, bias: bias[4], clamps: clamps, upper: upper, isHalfWidth: isHalfWidth) }
+    if rows > 5 { storeTileRow(c + 5 &* ldc, c50, c51, overwrite: overwrite, bias: bias[5], clamps: clamps, upper: upper, isHalfWidth: isHalfWidth) }
+}
+
+/// Stores one row of a tile: `(overwrite ? bias : row) + (low, high)`, clamped when `clamps`.
+/// Transparent (always inlined): with six call sites per kernel, `@inline(__always)` still let
+/// the compiler outline it, a call per row per tile.
+@_transparent
+func storeTileRow(
+    _ row: UnsafeMutablePointer<Float>, _ low: SIMD8<Float>, _ high: SIMD8<Float>, overwrite: Bool, bias: Float, clamps: Bool,
+    upper: Float, isHalfWidth: Bool
+) {
+    let tile = UnsafeMutableRawPointer(row)
+    let start = overwrite ? SIMD8<Float>(repeating: bias) : tile.loadUnaligned(as: SIMD8<Float>.self)
+    let top = SIMD8<Float>(repeating: upper)
+    tile.storeBytes(of: clamps ? clamped(start + low, upper: top) : start + low, as: SIMD8<Float>.self)
+    if !isHalfWidth {
+        let startHigh = overwrite ? SIMD8<Float>(repeating: bias) : (tile + 32).loadUnaligned(as: SIMD8<Float>.self)
+        (tile + 32).storeBytes(of: clamps ? clamped(startHigh + high, upper: top) : startHigh + high, as: SIMD8<Float>.self)
     }
-    store(0, c00, c01)
-    if rows > 1 { store(1, c10, c11) }
-    if rows > 2 { store(2, c20, c21) }
-    if rows > 3 { store(3, c30, c31) }
-    if rows > 4 { store(4, c40, c41) }
-    if rows > 5 { store(5, c50, c51) }
 }
 
 /// `microKernel` for a full 6 × 16 tile (a separate function, so that the kernel is compiled
