@@ -95,55 +95,34 @@ func shortPanelMicroKernel(
     depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
     overwrite: Bool, bias: UnsafePointer<Float>, clamps: Bool, upper: Float, rows: Int
 ) {
-    // One function per row count: each call site of the kernel is then inlined with its shape
-    // (with five call sites in one function, the compiler outlines the kernel instead).
+    // One specialisation per row count, each with a single call site of the kernel, which is
+    // then inlined with its shape (with five call sites in one function, the compiler outlines
+    // the kernel instead, with the row checks inside its loop).
     switch rows {
-    case 1: rowsKernel1(depth, a, b, c, ldc, overwrite, bias, clamps, upper)
-    case 2: rowsKernel2(depth, a, b, c, ldc, overwrite, bias, clamps, upper)
-    case 3: rowsKernel3(depth, a, b, c, ldc, overwrite, bias, clamps, upper)
-    case 4: rowsKernel4(depth, a, b, c, ldc, overwrite, bias, clamps, upper)
-    default: rowsKernel5(depth, a, b, c, ldc, overwrite, bias, clamps, upper)
+    case 1: shortPanelKernel(PanelRows1.self, depth, a, b, c, ldc, overwrite, bias, clamps, upper)
+    case 2: shortPanelKernel(PanelRows2.self, depth, a, b, c, ldc, overwrite, bias, clamps, upper)
+    case 3: shortPanelKernel(PanelRows3.self, depth, a, b, c, ldc, overwrite, bias, clamps, upper)
+    case 4: shortPanelKernel(PanelRows4.self, depth, a, b, c, ldc, overwrite, bias, clamps, upper)
+    default: shortPanelKernel(PanelRows5.self, depth, a, b, c, ldc, overwrite, bias, clamps, upper)
     }
 }
 
-@inline(never)
-private func rowsKernel1(
-    _ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
-    _ overwrite: Bool, _ bias: UnsafePointer<Float>, _ clamps: Bool, _ upper: Float
-) {
-    microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper, rows: 1, isHalfWidth: false)
-}
+/// A row count as a type, so that each count gets its own specialisation of `shortPanelKernel`.
+private protocol PanelRows { static var count: Int { get } }
+private enum PanelRows1: PanelRows { static var count: Int { 1 } }
+private enum PanelRows2: PanelRows { static var count: Int { 2 } }
+private enum PanelRows3: PanelRows { static var count: Int { 3 } }
+private enum PanelRows4: PanelRows { static var count: Int { 4 } }
+private enum PanelRows5: PanelRows { static var count: Int { 5 } }
 
 @inline(never)
-private func rowsKernel2(
-    _ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
+private func shortPanelKernel<Rows: PanelRows>(
+    _: Rows.Type, _ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
     _ overwrite: Bool, _ bias: UnsafePointer<Float>, _ clamps: Bool, _ upper: Float
 ) {
-    microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper, rows: 2, isHalfWidth: false)
-}
-
-@inline(never)
-private func rowsKernel3(
-    _ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
-    _ overwrite: Bool, _ bias: UnsafePointer<Float>, _ clamps: Bool, _ upper: Float
-) {
-    microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper, rows: 3, isHalfWidth: false)
-}
-
-@inline(never)
-private func rowsKernel4(
-    _ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
-    _ overwrite: Bool, _ bias: UnsafePointer<Float>, _ clamps: Bool, _ upper: Float
-) {
-    microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper, rows: 4, isHalfWidth: false)
-}
-
-@inline(never)
-private func rowsKernel5(
-    _ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
-    _ overwrite: Bool, _ bias: UnsafePointer<Float>, _ clamps: Bool, _ upper: Float
-) {
-    microKernel(depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper, rows: 5, isHalfWidth: false)
+    microKernel(
+        depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper,
+        rows: Rows.count, isHalfWidth: false)
 }
 
 /// `microKernel` on the left 8 columns of a full-height tile.
