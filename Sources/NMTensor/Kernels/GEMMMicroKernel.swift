@@ -15,7 +15,7 @@ enum MicroTile {
 /// separately: same results up to rounding, about a third of the speed.
 let microKernelUsesFMA = NM_SWIFT_TARGET_HAS_AVX2_FMA != 0
 
-/// One tile: `C[r, j] = (overwrite ? bias[r] : C[r, j]) + Σ_k a[6k + r] · b[16k + j]`, then
+/// One tile: `C[r, j] = (overwrite ? bias[r] (0 without) : C[r, j]) + Σ_k a[6k + r] · b[16k + j]`, then
 /// clamped to [0, `upper`] when `clamps` (a fused relu or relu6, see `clamped`), for
 /// r < `rows`, j < 16 (j < 8 when `isHalfWidth`), with the sum over k formed first. Inlined
 /// with constant `rows` and `isHalfWidth`, the rows and columns left out cost nothing.
@@ -23,12 +23,12 @@ let microKernelUsesFMA = NM_SWIFT_TARGET_HAS_AVX2_FMA != 0
 ///   - depth: number of k steps.
 ///   - a: `depth × 6` floats (a packed panel). `b`: `depth × 16` floats (a packed strip).
 ///   - c: the tile's first element; rows `ldc` floats apart, 16 writable floats each.
-///   - bias: `rows` floats, read only when `overwrite`.
+///   - bias: `rows` floats, or nil for zeros.
 ///   - rows: 1...6.
 @inline(__always)
 func microKernel(
     depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
-    overwrite: Bool, bias: UnsafePointer<Float>, clamps: Bool, upper: Float, rows: Int, isHalfWidth: Bool
+    overwrite: Bool, bias: UnsafePointer<Float>?, clamps: Bool, upper: Float, rows: Int, isHalfWidth: Bool
 ) {
     typealias V = SIMD8<Float>
     var (c00, c01, c10, c11, c20, c21) = (V(), V(), V(), V(), V(), V())
@@ -51,12 +51,12 @@ func microKernel(
         pa += 6
         pb += 16
     }
-    storeTileRow(c + 0 &* ldc, c00, c01, overwrite: overwrite, bias: bias[0], clamps: clamps, upper: upper, isHalfWidth: isHalfWidth)
-    if rows > 1 { storeTileRow(c + 1 &* ldc, c10, c11, overwrite: overwrite, bias: bias[1], clamps: clamps, upper: upper, isHalfWidth: isHalfWidth) }
-    if rows > 2 { storeTileRow(c + 2 &* ldc, c20, c21, overwrite: overwrite, bias: bias[2], clamps: clamps, upper: upper, isHalfWidth: isHalfWidth) }
-    if rows > 3 { storeTileRow(c + 3 &* ldc, c30, c31, overwrite: overwrite, bias: bias[3], clamps: clamps, upper: upper, isHalfWidth: isHalfWidth) }
-    if rows > 4 { storeTileRow(c + 4 &* ldc, c40, c41, overwrite: overwrite, bias: bias[4], clamps: clamps, upper: upper, isHalfWidth: isHalfWidth) }
-    if rows > 5 { storeTileRow(c + 5 &* ldc, c50, c51, overwrite: overwrite, bias: bias[5], clamps: clamps, upper: upper, isHalfWidth: isHalfWidth) }
+    storeTileRow(c + 0 &* ldc, c00, c01, overwrite: overwrite, bias: bias?[0] ?? 0, clamps: clamps, upper: upper, isHalfWidth: isHalfWidth)
+    if rows > 1 { storeTileRow(c + 1 &* ldc, c10, c11, overwrite: overwrite, bias: bias?[1] ?? 0, clamps: clamps, upper: upper, isHalfWidth: isHalfWidth) }
+    if rows > 2 { storeTileRow(c + 2 &* ldc, c20, c21, overwrite: overwrite, bias: bias?[2] ?? 0, clamps: clamps, upper: upper, isHalfWidth: isHalfWidth) }
+    if rows > 3 { storeTileRow(c + 3 &* ldc, c30, c31, overwrite: overwrite, bias: bias?[3] ?? 0, clamps: clamps, upper: upper, isHalfWidth: isHalfWidth) }
+    if rows > 4 { storeTileRow(c + 4 &* ldc, c40, c41, overwrite: overwrite, bias: bias?[4] ?? 0, clamps: clamps, upper: upper, isHalfWidth: isHalfWidth) }
+    if rows > 5 { storeTileRow(c + 5 &* ldc, c50, c51, overwrite: overwrite, bias: bias?[5] ?? 0, clamps: clamps, upper: upper, isHalfWidth: isHalfWidth) }
 }
 
 /// Stores one row of a tile: `(overwrite ? bias : row) + (low, high)`, clamped when `clamps`.
@@ -82,7 +82,7 @@ func storeTileRow(
 @inline(never)
 func fullTileMicroKernel(
     depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
-    overwrite: Bool, bias: UnsafePointer<Float>, clamps: Bool, upper: Float
+    overwrite: Bool, bias: UnsafePointer<Float>?, clamps: Bool, upper: Float
 ) {
     microKernel(
         depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper,
@@ -93,7 +93,7 @@ func fullTileMicroKernel(
 @inline(never)
 func shortPanelMicroKernel(
     depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
-    overwrite: Bool, bias: UnsafePointer<Float>, clamps: Bool, upper: Float, rows: Int
+    overwrite: Bool, bias: UnsafePointer<Float>?, clamps: Bool, upper: Float, rows: Int
 ) {
     // One specialisation per row count, each with a single call site of the kernel, which is
     // then inlined with its shape (with five call sites in one function, the compiler outlines
@@ -118,7 +118,7 @@ private enum PanelRows5: PanelRows { static var count: Int { 5 } }
 @inline(never)
 private func shortPanelKernel<Rows: PanelRows>(
     _: Rows.Type, _ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
-    _ overwrite: Bool, _ bias: UnsafePointer<Float>, _ clamps: Bool, _ upper: Float
+    _ overwrite: Bool, _ bias: UnsafePointer<Float>?, _ clamps: Bool, _ upper: Float
 ) {
     microKernel(
         depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper,
@@ -129,7 +129,7 @@ private func shortPanelKernel<Rows: PanelRows>(
 @inline(never)
 private func halfWidthMicroKernel(
     depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
-    overwrite: Bool, bias: UnsafePointer<Float>, clamps: Bool, upper: Float
+    overwrite: Bool, bias: UnsafePointer<Float>?, clamps: Bool, upper: Float
 ) {
     microKernel(
         depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper,
@@ -142,19 +142,22 @@ private func halfWidthMicroKernel(
 @inline(never)
 func edgeMicroKernel(
     depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
-    overwrite: Bool, bias: UnsafePointer<Float>, clamps: Bool, upper: Float, rows: Int, columns: Int,
+    overwrite: Bool, bias: UnsafePointer<Float>?, clamps: Bool, upper: Float, rows: Int, columns: Int,
     scratch: UnsafeMutablePointer<Float>
 ) {
+    // The scratch starts as the tile's start values (bias or C, zero outside), so the kernel
+    // adds onto it: the same sums as storing onto the bias, and no bias row beyond `rows` is read.
     let width = MicroTile.columns
     for row in 0..<MicroTile.rows {
+        let start = row < rows && overwrite ? bias?[row] ?? 0 : 0
         for column in 0..<width {
-            scratch[row &* width &+ column] = row < rows && column < columns && !overwrite ? c[row &* ldc &+ column] : 0
+            scratch[row &* width &+ column] = row < rows && column < columns && !overwrite ? c[row &* ldc &+ column] : start
         }
     }
     if columns <= width / 2 {
-        halfWidthMicroKernel(depth: depth, a: a, b: b, c: scratch, ldc: width, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper)
+        halfWidthMicroKernel(depth: depth, a: a, b: b, c: scratch, ldc: width, overwrite: false, bias: nil, clamps: clamps, upper: upper)
     } else {
-        fullTileMicroKernel(depth: depth, a: a, b: b, c: scratch, ldc: width, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper)
+        fullTileMicroKernel(depth: depth, a: a, b: b, c: scratch, ldc: width, overwrite: false, bias: nil, clamps: clamps, upper: upper)
     }
     for row in 0..<rows {
         (c + row &* ldc).update(from: scratch + row &* width, count: columns)

@@ -73,13 +73,9 @@ public struct PackedMatrix: Sendable {
         clampUpper: Float? = nil, isSplit: Bool = true
     ) {
         guard rows > 0 && n > 0 else { return }
-        let paddedRows = panels * MicroTile.rows
-        // Zero-padded to whole panels, so the edge panel reads 6 biases.
-        var bias = [Float](repeating: 0, count: paddedRows)
-        if let rowBias { bias.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: rowBias, count: rows) } }
         if columns == 0 {
             for row in 0..<rows {
-                (c + row * ldc).update(repeating: bias[row], count: n)
+                (c + row * ldc).update(repeating: rowBias?[row] ?? 0, count: n)
                 if let clampUpper { clampRange(c + row * ldc, c + row * ldc, 0..<n, upper: clampUpper) }
             }
             return
@@ -89,16 +85,14 @@ public struct PackedMatrix: Sendable {
         let units = splitsColumns ? strips : panels
         let parts = !isSplit || rows * n * columns < 1 << 18 ? 1 : min(ComputeThreads.count, units)
         scalars.withUnsafeBufferPointer { packedA in
-            bias.withUnsafeBufferPointer { biasBuffer in
-                let (a, biases) = (packedA.baseAddress!, biasBuffer.baseAddress!)
-                parallelFor(parts) { range in
-                    for part in range {
-                        let share = (units * part / parts)..<(units * (part + 1) / parts)
-                        guard !share.isEmpty else { continue }
-                        multiplyBlock(
-                            a: a, bias: biases, b: b, ldb: ldb, n: n, c: c, ldc: ldc, clampUpper: clampUpper,
-                            panels: splitsColumns ? 0..<panels : share, strips: splitsColumns ? share : 0..<strips)
-                    }
+            let a = packedA.baseAddress!
+            parallelFor(parts) { range in
+                for part in range {
+                    let share = (units * part / parts)..<(units * (part + 1) / parts)
+                    guard !share.isEmpty else { continue }
+                    multiplyBlock(
+                        a: a, bias: rowBias, b: b, ldb: ldb, n: n, c: c, ldc: ldc, clampUpper: clampUpper,
+                        panels: splitsColumns ? 0..<panels : share, strips: splitsColumns ? share : 0..<strips)
                 }
             }
         }
@@ -108,7 +102,7 @@ public struct PackedMatrix: Sendable {
     /// per block of 128 strips (2048 columns) and K block, B is packed once (L3) and swept by
     /// L2-sized blocks of A panels, strip by strip (L1).
     private func multiplyBlock(
-        a: UnsafePointer<Float>, bias: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int, n: Int,
+        a: UnsafePointer<Float>, bias: UnsafePointer<Float>?, b: UnsafePointer<Float>, ldb: Int, n: Int,
         c: UnsafeMutablePointer<Float>, ldc: Int, clampUpper: Float?, panels panelRange: Range<Int>, strips stripRange: Range<Int>
     ) {
         let upper = clampUpper ?? .infinity
@@ -144,15 +138,15 @@ public struct PackedMatrix: Sendable {
                             if height == tileRows && width == tileColumns {
                                 fullTileMicroKernel(
                                     depth: blockDepth, a: panelA, b: stripB, c: c + row * ldc + column, ldc: ldc,
-                                    overwrite: overwrite, bias: bias + row, clamps: clamps, upper: upper)
+                                    overwrite: overwrite, bias: bias.map { $0 + row }, clamps: clamps, upper: upper)
                             } else if width == tileColumns {
                                 shortPanelMicroKernel(
                                     depth: blockDepth, a: panelA, b: stripB, c: c + row * ldc + column, ldc: ldc,
-                                    overwrite: overwrite, bias: bias + row, clamps: clamps, upper: upper, rows: height)
+                                    overwrite: overwrite, bias: bias.map { $0 + row }, clamps: clamps, upper: upper, rows: height)
                             } else {
                                 edgeMicroKernel(
                                     depth: blockDepth, a: panelA, b: stripB, c: c + row * ldc + column, ldc: ldc,
-                                    overwrite: overwrite, bias: bias + row, clamps: clamps, upper: upper, rows: height, columns: width,
+                                    overwrite: overwrite, bias: bias.map { $0 + row }, clamps: clamps, upper: upper, rows: height, columns: width,
                                     scratch: edgeTile)
                             }
                         }
