@@ -77,63 +77,56 @@ func storeTileRow(
     }
 }
 
-/// `microKernel` for a full 6 × 16 tile (a separate function, so that the kernel is compiled
-/// with its constant shape whatever the caller's size).
-@inline(never)
+/// `microKernel` for a full 6 × 16 tile.
 func fullTileMicroKernel(
     depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
     overwrite: Bool, bias: UnsafePointer<Float>?, clamps: Bool, upper: Float
 ) {
-    microKernel(
-        depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper,
-        rows: MicroTile.rows, isHalfWidth: false)
+    shapedKernel(FullTile.self, depth, a, b, c, ldc, overwrite, bias, clamps, upper)
 }
 
 /// `microKernel` for the last panel when it has fewer than 6 rows, full width.
-@inline(never)
 func shortPanelMicroKernel(
     depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
     overwrite: Bool, bias: UnsafePointer<Float>?, clamps: Bool, upper: Float, rows: Int
 ) {
-    // One specialisation per row count, each with a single call site of the kernel, which is
-    // then inlined with its shape (with five call sites in one function, the compiler outlines
-    // the kernel instead, with the row checks inside its loop).
     switch rows {
-    case 1: shortPanelKernel(PanelRows1.self, depth, a, b, c, ldc, overwrite, bias, clamps, upper)
-    case 2: shortPanelKernel(PanelRows2.self, depth, a, b, c, ldc, overwrite, bias, clamps, upper)
-    case 3: shortPanelKernel(PanelRows3.self, depth, a, b, c, ldc, overwrite, bias, clamps, upper)
-    case 4: shortPanelKernel(PanelRows4.self, depth, a, b, c, ldc, overwrite, bias, clamps, upper)
-    default: shortPanelKernel(PanelRows5.self, depth, a, b, c, ldc, overwrite, bias, clamps, upper)
+    case 1: shapedKernel(PanelRows1.self, depth, a, b, c, ldc, overwrite, bias, clamps, upper)
+    case 2: shapedKernel(PanelRows2.self, depth, a, b, c, ldc, overwrite, bias, clamps, upper)
+    case 3: shapedKernel(PanelRows3.self, depth, a, b, c, ldc, overwrite, bias, clamps, upper)
+    case 4: shapedKernel(PanelRows4.self, depth, a, b, c, ldc, overwrite, bias, clamps, upper)
+    default: shapedKernel(PanelRows5.self, depth, a, b, c, ldc, overwrite, bias, clamps, upper)
     }
 }
 
-/// A row count as a type, so that each count gets its own specialisation of `shortPanelKernel`.
-private protocol PanelRows { static var count: Int { get } }
-private enum PanelRows1: PanelRows { static var count: Int { 1 } }
-private enum PanelRows2: PanelRows { static var count: Int { 2 } }
-private enum PanelRows3: PanelRows { static var count: Int { 3 } }
-private enum PanelRows4: PanelRows { static var count: Int { 4 } }
-private enum PanelRows5: PanelRows { static var count: Int { 5 } }
+/// A tile shape as a type, so that each shape gets its own specialisation of `shapedKernel`.
+private protocol TileShape {
+    static var rows: Int { get }
+    static var isHalfWidth: Bool { get }
+}
+extension TileShape {
+    static var rows: Int { MicroTile.rows }
+    static var isHalfWidth: Bool { false }
+}
+private enum FullTile: TileShape {}
+private enum HalfWidthTile: TileShape { static var isHalfWidth: Bool { true } }
+private enum PanelRows1: TileShape { static var rows: Int { 1 } }
+private enum PanelRows2: TileShape { static var rows: Int { 2 } }
+private enum PanelRows3: TileShape { static var rows: Int { 3 } }
+private enum PanelRows4: TileShape { static var rows: Int { 4 } }
+private enum PanelRows5: TileShape { static var rows: Int { 5 } }
 
+/// `microKernel` with the constant shape `Shape`. Each specialisation has this single call site
+/// of the kernel, which the compiler then inlines with its shape; with several call sites in one
+/// function it outlines the kernel instead, with the shape checks inside its loop (half speed).
 @inline(never)
-private func shortPanelKernel<Rows: PanelRows>(
-    _: Rows.Type, _ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
+private func shapedKernel<Shape: TileShape>(
+    _: Shape.Type, _ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
     _ overwrite: Bool, _ bias: UnsafePointer<Float>?, _ clamps: Bool, _ upper: Float
 ) {
     microKernel(
         depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper,
-        rows: Rows.count, isHalfWidth: false)
-}
-
-/// `microKernel` on the left 8 columns of a full-height tile.
-@inline(never)
-private func halfWidthMicroKernel(
-    depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
-    overwrite: Bool, bias: UnsafePointer<Float>?, clamps: Bool, upper: Float
-) {
-    microKernel(
-        depth: depth, a: a, b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, clamps: clamps, upper: upper,
-        rows: MicroTile.rows, isHalfWidth: true)
+        rows: Shape.rows, isHalfWidth: Shape.isHalfWidth)
 }
 
 /// `microKernel` for a tile cut by the right edge: only `rows × columns` of C are touched
@@ -155,7 +148,7 @@ func edgeMicroKernel(
         }
     }
     if columns <= width / 2 {
-        halfWidthMicroKernel(depth: depth, a: a, b: b, c: scratch, ldc: width, overwrite: false, bias: nil, clamps: clamps, upper: upper)
+        shapedKernel(HalfWidthTile.self, depth, a, b, scratch, width, false, nil, clamps, upper)
     } else {
         fullTileMicroKernel(depth: depth, a: a, b: b, c: scratch, ldc: width, overwrite: false, bias: nil, clamps: clamps, upper: upper)
     }
