@@ -127,10 +127,10 @@ public struct Conv2d: Layer {
 
     /// Whether 1×1, im2col and Winograd convolutions multiply by packed copies of the weight
     /// (forward and transposed, or the 36 Winograd matrices, made once per weight: `PackedMatrix`)
-    /// instead of calling OpenBLAS, which packs the weight anew on every call. Defaults to on where the packed kernel is the faster
-    /// one (`PackedMatrix.hasFusedMultiplyAdd`: a build for AVX2 + FMA), else off;
-    /// `NEUROMASK_PACKED_GEMM=1` or `0` sets it at start. Both paths give the same results up to
-    /// rounding. Ungrouped convolutions only.
+    /// instead of calling OpenBLAS, which packs the weight anew on every call. Defaults to on
+    /// where the packed kernel is the faster one (`PackedMatrix.hasFusedMultiplyAdd`: a build for
+    /// AVX2 + FMA), else off; `NEUROMASK_PACKED_GEMM=1` or `0` sets it at start. Both paths give
+    /// the same results up to rounding. Ungrouped convolutions only.
     public static var isPackedGEMMEnabled: Bool {
         get { PackedGEMMSetting.lock.withLock { PackedGEMMSetting.isEnabled } }
         set { PackedGEMMSetting.lock.withLock { PackedGEMMSetting.isEnabled = newValue } }
