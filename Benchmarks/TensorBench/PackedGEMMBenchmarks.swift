@@ -44,7 +44,7 @@ func runPackedGEMMBenchmarks(_ shapes: [PackedGEMMShape], repetitions: Int) -> B
     return true
 }
 
-/// EfficientNet-Lite0 and ResNet-50 convolution GEMMs, forward (weight · columns) and input
+/// EfficientNet-Lite0, ResNet-50 and Inception-v3 convolution GEMMs, forward (weight · columns) and input
 /// gradient (weightᵀ · gradient).
 let packedGEMMShapes: [PackedGEMMShape] = [
     PackedGEMMShape(label: "Lite0 stem 3x3 s2 (32x27·12544)", m: 32, k: 27, n: 12544),
@@ -61,4 +61,14 @@ let packedGEMMShapes: [PackedGEMMShape] = [
     PackedGEMMShape(label: "ResNet-50 3x3 7² (512x4608·49)", m: 512, k: 4608, n: 49),
     PackedGEMMShape(label: "ResNet-50 3x3 7² grad (4608x512·49)", m: 4608, k: 512, n: 49),
     PackedGEMMShape(label: "ResNet-50 stem (64x147·12544)", m: 64, k: 147, n: 12544),
+    PackedGEMMShape(label: "Inception 1x1 35² (64x288·1225)", m: 64, k: 288, n: 1225),
+    PackedGEMMShape(label: "Inception 5x5 35² (64x1200·1225)", m: 64, k: 1200, n: 1225),
+    PackedGEMMShape(label: "Inception 1x7 17² (192x1344·289)", m: 192, k: 1344, n: 289),
+    PackedGEMMShape(label: "Inception 1x7 17² grad (1344x192·289)", m: 1344, k: 192, n: 289),
+    PackedGEMMShape(label: "Inception 1x1 17² (192x768·289)", m: 192, k: 768, n: 289),
+    PackedGEMMShape(label: "Inception 3x3 s2 (384x2592·289)", m: 384, k: 2592, n: 289),
+    PackedGEMMShape(label: "Inception 1x3 8² (384x1152·64)", m: 384, k: 1152, n: 64),
+    PackedGEMMShape(label: "Inception 1x1 8² (320x2048·64)", m: 320, k: 2048, n: 64),
+    PackedGEMMShape(label: "Inception Winograd 147² (64x32·1369)", m: 64, k: 32, n: 1369),
+    PackedGEMMShape(label: "Inception Winograd 35² (96x96·81)", m: 96, k: 96, n: 81),
 ]

@@ -22,10 +22,12 @@ private func naiveBatchProduct(_ a: Tensor, _ b: Tensor, bias: Tensor?) -> Tenso
 
 @Suite struct PackedMatrixTests {
     /// Shapes around the tile (6×16), K-block (256) and column-block (2048) edges, small ones run
-    /// in one piece and large ones split over the threads by columns (N ≥ M) or by rows.
+    /// in one piece and large ones split over the threads by columns (N ≥ M) or by rows; the
+    /// columns past the last full strip take every edge kernel (1, 2, 4: narrow; 6, 8: half
+    /// tile; 9+: full tile), as 7×7 (49), 14×14 (196) and 17×17 (289) outputs do.
     @Test(arguments: [
         (1, 1, 1), (5, 3, 15), (6, 16, 16), (7, 17, 17), (13, 255, 33), (12, 256, 48), (19, 257, 50),
-        (64, 600, 100), (300, 70, 40), (8, 9, 2100), (100, 520, 2070),
+        (64, 600, 100), (300, 70, 40), (8, 9, 2100), (100, 520, 2070), (200, 600, 49), (23, 40, 196), (25, 300, 289),
     ])
     func productMatchesNaiveLoop(m: Int, k: Int, n: Int) {
         let a = randomTensor([m, k], seed: 1)

@@ -129,15 +129,23 @@ private func shapedKernel<Shape: TileShape>(
         rows: Shape.rows, isHalfWidth: Shape.isHalfWidth)
 }
 
-/// `microKernel` for a tile cut by the right edge: only `rows × columns` of C are touched
-/// (the packed operands are zero beyond the edge, so the kernel runs on the full tile `scratch`,
-/// 6 × 16 floats, or on its left half when at most 8 columns remain).
+/// `microKernel` for a tile cut by the right edge: only `rows × columns` of C are touched.
+/// Up to 4 columns (the 1 left over by 7×7 = 49 or 17×17 = 289 outputs, the 4 by 14×14 = 196)
+/// run in `narrowKernel`, 1 or 4 multiply-adds per k instead of the half tile's 6; otherwise
+/// the packed operands are zero beyond the edge, so the kernel runs on the full tile `scratch`,
+/// 6 × 16 floats, or on its left half when at most 8 columns remain.
 @inline(never)
 func edgeMicroKernel(
     depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
     overwrite: Bool, bias: UnsafePointer<Float>?, clamps: Bool, upper: Float, rows: Int, columns: Int,
     scratch: UnsafeMutablePointer<Float>
 ) {
+    if columns == 1 {
+        return narrowKernel(OneColumn.self, depth, a, b, c, ldc, overwrite, bias, clamps, upper, rows, columns)
+    }
+    if columns <= NarrowTile.columns {
+        return narrowKernel(NarrowTile.self, depth, a, b, c, ldc, overwrite, bias, clamps, upper, rows, columns)
+    }
     // The scratch starts as the tile's start values (bias or C, zero outside), so the kernel
     // adds onto it: the same sums as storing onto the bias, and no bias row beyond `rows` is read.
     let width = MicroTile.columns
@@ -154,6 +162,54 @@ func edgeMicroKernel(
     }
     for row in 0..<rows {
         (c + row &* ldc).update(from: scratch + row &* width, count: columns)
+    }
+}
+
+/// The width of a narrow kernel as a type, so that each width gets its own specialisation.
+private protocol NarrowWidth {
+    static var columns: Int { get }
+}
+private enum OneColumn: NarrowWidth { static var columns: Int { 1 } }
+private enum NarrowTile: NarrowWidth { static var columns: Int { 4 } }
+
+/// A tile of `rows` × `columns` (columns ≤ `Width.columns`) with the panel's 6 rows in the lanes
+/// of one vector per column: `Width.columns` multiply-adds per k (the columns past `columns`
+/// are zeros of the packed strip). The same sums in the same order as `microKernel`, so the
+/// results equal what the full tile would store; the panel is read 8 floats at a time (the
+/// 2 past the panel's 6 belong to the next k, or to `PackedMatrix`'s padding, and are unused).
+@inline(never)
+private func narrowKernel<Width: NarrowWidth>(
+    _: Width.Type, _ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
+    _ overwrite: Bool, _ bias: UnsafePointer<Float>?, _ clamps: Bool, _ upper: Float, _ rows: Int, _ columns: Int
+) {
+    typealias V = SIMD8<Float>
+    var (s0, s1, s2, s3) = (V(), V(), V(), V())
+    @inline(__always) func madd(_ sum: inout V, _ x: V, _ y: Float) {
+        if microKernelUsesFMA { sum.addProduct(x, V(repeating: y)) } else { sum += x * V(repeating: y) }
+    }
+    var (pa, pb) = (a, b)
+    for _ in 0..<depth {
+        let x = UnsafeRawPointer(pa).loadUnaligned(as: V.self)
+        madd(&s0, x, pb[0])
+        if Width.columns > 1 { madd(&s1, x, pb[1]); madd(&s2, x, pb[2]); madd(&s3, x, pb[3]) }
+        pa += MicroTile.rows
+        pb += MicroTile.columns
+    }
+    @inline(__always) func sum(_ row: Int, _ column: Int) -> Float {
+        switch column {
+        case 0: return s0[row]
+        case 1: return s1[row]
+        case 2: return s2[row]
+        default: return s3[row]
+        }
+    }
+    for row in 0..<rows {
+        let start = overwrite ? bias?[row] ?? 0 : 0
+        for column in 0..<columns {
+            let target = c + (row &* ldc &+ column)
+            let value = (overwrite ? start : target.pointee) + sum(row, column)
+            target.pointee = clamps ? (value < 0 ? 0 : value > upper ? upper : value) : value
+        }
     }
 }
 

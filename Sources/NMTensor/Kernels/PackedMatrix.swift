@@ -4,7 +4,7 @@
 ///
 /// Layout: the depth (K) is cut into blocks of `depthBlock`; within a block, rows come in panels
 /// of 6 (the last one zero-padded), each panel `blockDepth × 6` floats with the 6 rows of one k
-/// adjacent. Memory: `⌈M / 6⌉ · 6 · K` floats.
+/// adjacent. Memory: `⌈M / 6⌉ · 6 · K + 2` floats.
 public struct PackedMatrix: Sendable {
     /// Whether this build's product kernel uses fused multiply-adds (its Swift code is compiled
     /// for AVX2 + FMA, e.g. with `-Xswiftc -target-cpu -Xswiftc native`): only then is it faster
@@ -34,7 +34,8 @@ public struct PackedMatrix: Sendable {
         let panels = (rows + panelRows - 1) / panelRows
         self.panels = panels
         let paddedRows = panels * panelRows
-        var packed = [Float](repeating: 0, count: paddedRows * columns)
+        // Two floats of padding: the narrow edge kernel reads 8 floats at the panel's last k.
+        var packed = [Float](repeating: 0, count: paddedRows * columns + 2)
         packed.withUnsafeMutableBufferPointer { buffer in
             let target = buffer.baseAddress!
             for blockStart in stride(from: 0, to: columns, by: depthBlock) {
