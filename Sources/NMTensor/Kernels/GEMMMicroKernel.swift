@@ -129,23 +129,16 @@ private func shapedKernel<Shape: TileShape>(
         rows: Shape.rows, isHalfWidth: Shape.isHalfWidth)
 }
 
-/// `microKernel` for a tile cut by the right edge: only `rows × columns` of C are touched.
-/// Up to 4 columns (the 1 left over by 7×7 = 49 or 17×17 = 289 outputs, the 4 by 14×14 = 196)
-/// run in `narrowKernel`, 1 or 4 multiply-adds per k instead of the half tile's 6; otherwise
-/// the packed operands are zero beyond the edge, so the kernel runs on the full tile `scratch`,
-/// 6 × 16 floats, or on its left half when at most 8 columns remain.
+/// `microKernel` for a tile cut by the right edge (more than `narrowEdgeColumns` columns left;
+/// fewer go to `narrowEdgeKernel`): only `rows × columns` of C are touched. The packed operands
+/// are zero beyond the edge, so the kernel runs on the full tile `scratch`, 6 × 16 floats, or on
+/// its left half when at most 8 columns remain.
 @inline(never)
 func edgeMicroKernel(
     depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
     overwrite: Bool, bias: UnsafePointer<Float>?, clamps: Bool, upper: Float, rows: Int, columns: Int,
     scratch: UnsafeMutablePointer<Float>
 ) {
-    if columns == 1 {
-        return narrowKernel(OneColumn.self, depth, a, b, c, ldc, overwrite, bias, clamps, upper, rows, columns)
-    }
-    if columns <= NarrowTile.columns {
-        return narrowKernel(NarrowTile.self, depth, a, b, c, ldc, overwrite, bias, clamps, upper, rows, columns)
-    }
     // The scratch starts as the tile's start values (bias or C, zero outside), so the kernel
     // adds onto it: the same sums as storing onto the bias, and no bias row beyond `rows` is read.
     let width = MicroTile.columns
@@ -165,42 +158,90 @@ func edgeMicroKernel(
     }
 }
 
-/// The width of a narrow kernel as a type, so that each width gets its own specialisation.
-private protocol NarrowWidth {
+/// The most columns `narrowEdgeKernel` takes.
+let narrowEdgeColumns = 4
+/// The most panels `narrowEdgeKernel` takes at once.
+let narrowEdgePanels = 4
+
+/// The tiles of up to `narrowEdgeColumns` columns left at the right edge (the 1 of 7×7 = 49 or
+/// 17×17 = 289 outputs, the 4 of 14×14 = 196) for `panels` consecutive panels (1...4) at once:
+/// each panel's 6 rows sit in the lanes of one vector per column, so a k step costs one
+/// multiply-add per panel and column (1 column: up to 4 independent sums; 2–4 columns: 4 per
+/// panel) instead of a half tile's 6 per panel. The same sums in the same order as
+/// `microKernel`, so the results equal what the full tile would store.
+/// - Parameters:
+///   - a: the first panel; the next ones `panelStride` floats apart. Each is read 8 floats at a
+///     time (the 2 past a k's 6 belong to the next k or panel, or to `PackedMatrix`'s padding).
+///   - rows: rows of C in the group (≤ 6·`panels`; only the last panel may be short).
+///   - columns: 1...`narrowEdgeColumns`.
+func narrowEdgeKernel(
+    depth: Int, a: UnsafePointer<Float>, panelStride: Int, panels: Int, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+    overwrite: Bool, bias: UnsafePointer<Float>?, clamps: Bool, upper: Float, rows: Int, columns: Int
+) {
+    if columns == 1 {
+        narrowKernel(OneColumnPanels.self, depth, a, panelStride, panels, b, c, ldc, overwrite, bias, clamps, upper, rows, columns)
+    } else {
+        for panel in 0..<panels {
+            narrowKernel(
+                FourColumns.self, depth, a + panel &* panelStride, panelStride, 1, b, c + panel &* MicroTile.rows &* ldc, ldc, overwrite,
+                bias.map { $0 + panel &* MicroTile.rows }, clamps, upper, min(MicroTile.rows, rows &- panel &* MicroTile.rows), columns)
+        }
+    }
+}
+
+/// A narrow kernel's shape as a type, so that each gets its own specialisation.
+private protocol NarrowShape {
+    /// Columns computed per panel (the packed strip is zero past the valid ones).
     static var columns: Int { get }
 }
-private enum OneColumn: NarrowWidth { static var columns: Int { 1 } }
-private enum NarrowTile: NarrowWidth { static var columns: Int { 4 } }
+/// One column of up to 4 panels: 4 independent sums.
+private enum OneColumnPanels: NarrowShape { static var columns: Int { 1 } }
+/// Four columns of one panel.
+private enum FourColumns: NarrowShape { static var columns: Int { 4 } }
 
-/// A tile of `rows` × `columns` (columns ≤ `Width.columns`) with the panel's 6 rows in the lanes
-/// of one vector per column: `Width.columns` multiply-adds per k (the columns past `columns`
-/// are zeros of the packed strip). The same sums in the same order as `microKernel`, so the
-/// results equal what the full tile would store; the panel is read 8 floats at a time (the
-/// 2 past the panel's 6 belong to the next k, or to `PackedMatrix`'s padding, and are unused).
 @inline(never)
-private func narrowKernel<Width: NarrowWidth>(
-    _: Width.Type, _ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
-    _ overwrite: Bool, _ bias: UnsafePointer<Float>?, _ clamps: Bool, _ upper: Float, _ rows: Int, _ columns: Int
+private func narrowKernel<Shape: NarrowShape>(
+    _: Shape.Type, _ depth: Int, _ a: UnsafePointer<Float>, _ panelStride: Int, _ panels: Int, _ b: UnsafePointer<Float>,
+    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ overwrite: Bool, _ bias: UnsafePointer<Float>?, _ clamps: Bool, _ upper: Float,
+    _ rows: Int, _ columns: Int
 ) {
     typealias V = SIMD8<Float>
+    // OneColumnPanels: s0…s3 are panels 0…3 of column 0; FourColumns: columns 0…3 of panel 0.
     var (s0, s1, s2, s3) = (V(), V(), V(), V())
     @inline(__always) func madd(_ sum: inout V, _ x: V, _ y: Float) {
         if microKernelUsesFMA { sum.addProduct(x, V(repeating: y)) } else { sum += x * V(repeating: y) }
     }
+    @inline(__always) func load(_ pointer: UnsafePointer<Float>) -> V { UnsafeRawPointer(pointer).loadUnaligned(as: V.self) }
     var (pa, pb) = (a, b)
-    for _ in 0..<depth {
-        let x = UnsafeRawPointer(pa).loadUnaligned(as: V.self)
-        madd(&s0, x, pb[0])
-        if Width.columns > 1 { madd(&s1, x, pb[1]); madd(&s2, x, pb[2]); madd(&s3, x, pb[3]) }
-        pa += MicroTile.rows
-        pb += MicroTile.columns
+    if Shape.columns == 1 {
+        for _ in 0..<depth {
+            let y = pb[0]
+            madd(&s0, load(pa), y)
+            if panels > 1 { madd(&s1, load(pa + panelStride), y) }
+            if panels > 2 { madd(&s2, load(pa + 2 &* panelStride), y) }
+            if panels > 3 { madd(&s3, load(pa + 3 &* panelStride), y) }
+            pa += MicroTile.rows
+            pb += MicroTile.columns
+        }
+    } else {
+        for _ in 0..<depth {
+            let x = load(pa)
+            madd(&s0, x, pb[0])
+            madd(&s1, x, pb[1])
+            madd(&s2, x, pb[2])
+            madd(&s3, x, pb[3])
+            pa += MicroTile.rows
+            pb += MicroTile.columns
+        }
     }
     @inline(__always) func sum(_ row: Int, _ column: Int) -> Float {
-        switch column {
-        case 0: return s0[row]
-        case 1: return s1[row]
-        case 2: return s2[row]
-        default: return s3[row]
+        // The accumulator holding (row, column): by panel for one column, by column otherwise.
+        let (index, lane) = Shape.columns == 1 ? (row / MicroTile.rows, row % MicroTile.rows) : (column, row)
+        switch index {
+        case 0: return s0[lane]
+        case 1: return s1[lane]
+        case 2: return s2[lane]
+        default: return s3[lane]
         }
     }
     for row in 0..<rows {

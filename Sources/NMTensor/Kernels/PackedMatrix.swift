@@ -34,7 +34,7 @@ public struct PackedMatrix: Sendable {
         let panels = (rows + panelRows - 1) / panelRows
         self.panels = panels
         let paddedRows = panels * panelRows
-        // Two floats of padding: the narrow edge kernel reads 8 floats at the panel's last k.
+        // Two floats of padding: the narrow edge kernel reads 8 floats at a panel's last k.
         var packed = [Float](repeating: 0, count: paddedRows * columns + 2)
         packed.withUnsafeMutableBufferPointer { buffer in
             let target = buffer.baseAddress!
@@ -132,6 +132,17 @@ public struct PackedMatrix: Sendable {
                         let stripB = packedB + (strip - stripBlock.lowerBound) * blockDepth * tileColumns
                         let column = strip * tileColumns
                         let width = min(tileColumns, n - column)
+                        if width <= narrowEdgeColumns {
+                            for groupStart in stride(from: panelStart, to: panelEnd, by: narrowEdgePanels) {
+                                let (row, groupPanels) = (groupStart * tileRows, min(narrowEdgePanels, panelEnd - groupStart))
+                                narrowEdgeKernel(
+                                    depth: blockDepth, a: blockA + groupStart * blockDepth * tileRows, panelStride: blockDepth * tileRows,
+                                    panels: groupPanels, b: stripB, c: c + row * ldc + column, ldc: ldc,
+                                    overwrite: overwrite, bias: bias.map { $0 + row }, clamps: clamps, upper: upper,
+                                    rows: min(groupPanels * tileRows, rows - row), columns: width)
+                            }
+                            continue
+                        }
                         for panel in panelStart..<panelEnd {
                             let row = panel * tileRows
                             let height = min(tileRows, rows - row)
