@@ -8,7 +8,8 @@ extension Tensor {
     /// Elementwise sum with broadcasting.
     /// - Precondition: the shapes broadcast (NumPy rules); the result has the broadcast shape.
     public static func + (lhs: Tensor, rhs: Tensor) -> Tensor {
-        broadcastingCombine(lhs, rhs, operation: "+") { $0 + $1 }
+        if lhs.shape == rhs.shape { return elementwiseSum(lhs, rhs) }
+        return broadcastingCombine(lhs, rhs, operation: "+") { $0 + $1 }
     }
 
     /// Elementwise difference with broadcasting.

@@ -3,9 +3,10 @@ import NMTensor
 import NMTestSupport
 import Testing
 
-// Sequential runs a Conv2d followed by relu or relu6 as one fused pass (the clamp applied as the
-// convolution stores its output). These tests hold the fused pass to running the entries one by
-// one: the same outputs and input gradients bit for bit, on every convolution path.
+// Sequential runs a Conv2d or a Residual followed by relu or relu6 as one fused pass (the clamp
+// applied as the convolution stores its output, or with the residual sum). These tests hold the
+// fused pass to running the entries one by one: the same outputs and input gradients bit for
+// bit, on every convolution path and both residual forms.
 
 @Suite struct FusedActivationTests {
     /// Depthwise (stride 1 and 2), 1×1, im2col (stride 2) and Winograd-sized 3×3 convolutions,
@@ -22,6 +23,10 @@ import Testing
             .init("strided", conv(24, 24, 3, stride: 2, seed: 3)), .init("act3", Activation.relu6),
             .init("winograd", conv(16, 24, 3, seed: 4)), .init("act4", Activation.relu6),
             .init("depthwiseStrided", conv(16, 16, 5, stride: 2, groups: 16, seed: 5)), .init("act5", Activation.relu),
+            .init("identityResidual", Residual(body: Sequential([.init("conv", conv(16, 16, 3, seed: 6))]))), .init("act6", Activation.relu6),
+            .init("projectedResidual", Residual(
+                body: Sequential([.init("conv", conv(8, 16, 1, seed: 7))]), shortcut: Sequential([.init("conv", conv(8, 16, 1, seed: 8))]))),
+            .init("act7", Activation.relu),
         ])
     }
 
@@ -47,7 +52,7 @@ import Testing
     @Test func fusedPassEqualsEntryByEntry() {
         let network = Self.network()
         let input = randomTensor([2, 16, 28, 28], seed: 9)
-        let gradOutput = randomTensor([2, 16, 7, 7], seed: 10)
+        let gradOutput = randomTensor([2, 8, 7, 7], seed: 10)
         let (output, cache) = network.forward(input)
         let gradInput = network.backward(gradOutput, cache: cache, parameterGradients: false).gradInput
         let reference = Self.unfused(network, input) { _ in gradOutput }
@@ -55,8 +60,9 @@ import Testing
         #expect(gradInput.scalars == reference.gradInput.scalars)
         // Both clamps bite: some outputs sit at 0 and some pre-activations exceed 6.
         #expect(output.scalars.contains(0))
-        let (_, _, captured) = network.forward(input, capturing: ["strided", "act3"])
+        let (_, _, captured) = network.forward(input, capturing: ["strided", "act3", "identityResidual"])
         #expect(captured["strided"]!.scalars.contains { $0 > 6 })
+        #expect(captured["identityResidual"]!.scalars.contains { $0 > 6 } && captured["identityResidual"]!.scalars.contains { $0 < 0 })
     }
 
     /// A captured convolution output is its pre-activation (that pair is not fused); the

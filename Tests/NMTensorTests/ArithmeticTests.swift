@@ -135,6 +135,28 @@ private func naiveBroadcast(_ lhs: Tensor, _ rhs: Tensor, _ combine: (Float, Flo
         assertClose(tensor - Tensor(scalar), tensor - scalar, rtol: 0, atol: 0)
     }
 
+    /// Equal shapes take the threaded SIMD sum (`elementwiseSum`): element for element the scalar
+    /// sum, below and above the threading threshold and with a tail past the last 8 lanes; with a
+    /// clamp, the sum clamped afterwards (relu6, relu), NaN and infinities included.
+    @Test func elementwiseSumMatchesScalarLoop() {
+        for count in [13, 70_001] {
+            var lhs = randomTensor([count], seed: 21) * 8
+            let rhs = randomTensor([count], seed: 22) * 8
+            lhs.scalars[3] = .nan
+            lhs.scalars[count - 1] = .infinity
+            let expected = zip(lhs.scalars, rhs.scalars).map { $0 + $1 }
+            let sum = lhs + rhs
+            #expect(zip(sum.scalars, expected).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }, "count \(count)")
+            for upper: Float in [6, .infinity] {
+                let clamped = elementwiseSum(lhs, rhs, clampUpper: upper)
+                let expectedClamped = expected.map { $0.isNaN ? $0 : min(max($0, 0), upper) }
+                #expect(zip(clamped.scalars, expectedClamped).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }, "count \(count) upper \(upper)")
+                #expect(clamped.scalars.contains(0) && clamped.scalars.contains(upper))
+            }
+        }
+        #expect(elementwiseSum(Tensor.zeros([0, 3]), Tensor.zeros([0, 3])).shape == [0, 3])
+    }
+
     @Test func unaryMinusFlipsEverySign() {
         let tensor = Tensor(shape: [5], scalars: [1.5, -2, 0, -0.0, .infinity])
         let negated = -tensor

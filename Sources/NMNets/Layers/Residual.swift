@@ -25,6 +25,18 @@ public struct Residual: Layer {
         return (bodyOutput + shortcutOutput, Cache(body: bodyCache, shortcut: shortcutCache))
     }
 
+    /// `forward` followed by `activation` (relu or relu6: a clamp) in the same pass over the
+    /// sum: the same values as `Activation(activation).forward(forward(input).output).output`.
+    public func forward(_ input: Tensor, fusing activation: ActivationFunction) -> (output: Tensor, cache: Cache) {
+        precondition(activation.clampUpperBound != nil, "Residual.forward(fusing:): \(activation) is not relu or relu6")
+        let (bodyOutput, bodyCache) = body.forward(input)
+        guard let shortcut else {
+            return (elementwiseSum(bodyOutput, input, clampUpper: activation.clampUpperBound), Cache(body: bodyCache, shortcut: nil))
+        }
+        let (shortcutOutput, shortcutCache) = shortcut.forward(input)
+        return (elementwiseSum(bodyOutput, shortcutOutput, clampUpper: activation.clampUpperBound), Cache(body: bodyCache, shortcut: shortcutCache))
+    }
+
     public func backward(_ gradOutput: Tensor, cache: Cache, parameterGradients: Bool) -> (gradInput: Tensor, gradLayer: Residual?) {
         let (gradBody, gradBodyLayer) = body.backward(gradOutput, cache: cache.body, parameterGradients: parameterGradients)
         var gradLayer = parameterGradients ? self : nil

@@ -45,10 +45,10 @@ public struct Sequential: Layer {
                 for (name, value) in inner { activations[join(entry.name, name)] = value }
                 current = output
                 caches.append(cache)
-            } else if let (convolution, activation) = fusableConvolution(at: index), !names.contains(entry.name) {
-                // Convolution and relu/relu6 in one pass (the pre-activation is not asked for):
-                // the same values and caches as running the two entries one after the other.
-                let (output, cache) = convolution.forward(current, fusing: activation.function)
+            } else if let (layer, activation) = fusablePair(at: index), !names.contains(entry.name) {
+                // A convolution or residual sum and relu/relu6 in one pass (the pre-activation is
+                // not asked for): the same values and caches as the two entries one after the other.
+                let (output, cache) = fusedForward(layer, current, activation.function)
                 current = output
                 caches.append(cache)
                 caches.append(Activation.Cache(saved: output, isOutput: true))
@@ -116,13 +116,14 @@ public struct Sequential: Layer {
         }
     }
 
-    /// The convolution at `index` and the relu or relu6 right after it, which `forward` runs as one
-    /// fused pass (`Conv2d.forward(_:fusing:)`); nil when the entries are not such a pair.
-    private func fusableConvolution(at index: Int) -> (Conv2d, Activation)? {
-        guard index + 1 < entries.count, let convolution = entries[index].layer as? Conv2d,
+    /// The convolution or residual block at `index` and the relu or relu6 right after it, which
+    /// `forward` runs as one fused pass (`forward(_:fusing:)`); nil when the entries are not such
+    /// a pair.
+    private func fusablePair(at index: Int) -> (any ActivationFusable, Activation)? {
+        guard index + 1 < entries.count, let layer = entries[index].layer as? any ActivationFusable,
             let activation = entries[index + 1].layer as? Activation, activation.function.clampUpperBound != nil
         else { return nil }
-        return (convolution, activation)
+        return (layer, activation)
     }
 
     private func nestedNames(_ names: Set<String>, under name: String) -> Set<String> {
@@ -130,6 +131,21 @@ public struct Sequential: Layer {
         let prefix = name + "."
         return Set(names.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) })
     }
+}
+
+/// A layer whose output a following relu or relu6 can clamp as it is computed.
+protocol ActivationFusable: Layer {
+    /// `forward` followed by `activation` (relu or relu6), with `forward`'s cache.
+    func forward(_ input: Tensor, fusing activation: ActivationFunction) -> (output: Tensor, cache: Cache)
+}
+
+extension Conv2d: ActivationFusable {}
+extension Residual: ActivationFusable {}
+
+/// `layer.forward(input, fusing: activation)` with the cache type-erased, for `Sequential`.
+private func fusedForward<L: ActivationFusable>(_ layer: L, _ input: Tensor, _ activation: ActivationFunction) -> (Tensor, Any) {
+    let (output, cache) = layer.forward(input, fusing: activation)
+    return (output, cache)
 }
 
 /// Joins a prefix and a name with a dot, skipping empty parts.
