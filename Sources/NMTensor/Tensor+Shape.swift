@@ -49,15 +49,17 @@ extension Tensor {
         }
         var newShape = first.shape
         newShape[axis] = tensors.reduce(0) { $0 + $1.shape[axis] }
-        // Each tensor contributes one contiguous block of `shape[axis] · inner` elements per outer index.
+        // Each tensor contributes one contiguous block of `shape[axis] · inner` elements per outer
+        // index, at `outer · rowLength + start` of the result.
         let outerCount = elementCount(Array(first.shape[..<axis]))
         let innerCount = elementCount(Array(first.shape[(axis + 1)...]))
-        var result: [Float] = []
-        result.reserveCapacity(elementCount(newShape))
-        for outer in 0..<outerCount {
+        let rowLength = newShape[axis] * innerCount
+        let result = reusableScalars(elementCount(newShape)) { output in
+            var start = 0
             for tensor in tensors {
                 let blockLength = tensor.shape[axis] * innerCount
-                result.append(contentsOf: tensor.scalars[(outer * blockLength)..<((outer + 1) * blockLength)])
+                copyBlocks(tensor.scalars, count: outerCount, length: blockLength, into: output, stride: rowLength, start: start)
+                start += blockLength
             }
         }
         return Tensor(shape: newShape, scalars: result)

@@ -256,6 +256,27 @@ func gatherStrided(_ source: [Float], offset: Int = 0, strides: [Int], shape: [I
     }
 }
 
+/// Copies `count` consecutive blocks of `length` elements of `source` to `output`, block b at
+/// `start + b·stride`, split over the compute threads by blocks (or, for one block, by elements)
+/// from 2 × 2¹⁵ elements.
+func copyBlocks(_ source: [Float], count: Int, length: Int, into output: UnsafeMutableBufferPointer<Float>, stride: Int, start: Int) {
+    guard count > 0 && length > 0 else { return }
+    source.withUnsafeBufferPointer { input in
+        let (from, to) = (input.baseAddress!, output.baseAddress!)
+        if count == 1 {
+            parallelFor(length, minimumChunk: elementwiseMinimumChunk) { range in
+                (to + (start &+ range.lowerBound)).update(from: from + range.lowerBound, count: range.count)
+            }
+            return
+        }
+        parallelFor(count, minimumChunk: max(1, elementwiseMinimumChunk / length)) { blocks in
+            for block in blocks {
+                (to + (start &+ block &* stride)).update(from: from + block &* length, count: length)
+            }
+        }
+    }
+}
+
 /// Folds the elements of a row-major tensor of `shape` into `outputCount` accumulators:
 /// element `index` goes into accumulator `Σ index[axis] · outputStrides[axis]` (stride 0 on
 /// every reduced axis), starting from `initial`. Runs sequentially, visiting elements in
