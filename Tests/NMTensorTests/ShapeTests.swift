@@ -90,6 +90,13 @@ private func tabulate(_ shape: [Int], _ value: ([Int]) -> Float) -> Tensor {
             #expect(Tensor.concatenated(pieces, alongAxis: axis) == tensor, "axis \(axis)")
         }
         #expect(Tensor.concatenated([tensor], alongAxis: -1) == tensor)
+        // Large enough for the threaded copies: one block per piece (batch 1, split by elements)
+        // and several blocks per piece (batch 3, split by blocks).
+        for batch in [1, 3] {
+            let large = randomTensor([batch, 96, 35, 35], seed: 37)
+            let pieces = [0..<64, 64..<65, 65..<96].map { large.sliced(alongAxis: 1, $0) }
+            #expect(Tensor.concatenated(pieces, alongAxis: 1) == large, "batch \(batch)")
+        }
     }
 
     @Test func concatenatedPlacesBlocksInOrder() {

@@ -285,6 +285,25 @@ public func averagePool2DBackward(_ gradOutput: Tensor, geometry: ConvGeometry, 
     let (kernelHeight, kernelWidth) = (geometry.kernelHeight, geometry.kernelWidth)
     let (outputHeight, outputWidth) = (geometry.outputHeight, geometry.outputWidth)
     let (strideHeight, strideWidth) = (geometry.strideHeight, geometry.strideWidth)
+    let (rowCounts, columnCounts) = averagingCounts(geometry: geometry, countIncludePadding: countIncludePadding)
+    if isCenteredUnitStride(geometry) && gradOutput.count > 0 {
+        // The windows are centred boxes: the adjoint sums the divided gradient over the same box
+        // around each input element — the forward kernel's vectorised sum, with divisors 1.
+        let scaled = dividedByWindowCounts(gradOutput, rowCounts: rowCounts, columnCounts: columnCounts)
+        return reusableTensor([batch, channels, height, width]) { gradInput in
+            scaled.scalars.withUnsafeBufferPointer { scaledBuffer in
+                gradInput.scalars.withUnsafeMutableBufferPointer { gradInputBuffer in
+                    let (source, destination) = (scaledBuffer.baseAddress!, gradInputBuffer.baseAddress!)
+                    let (rowOnes, columnOnes) = ([Float](repeating: 1, count: height), [Float](repeating: 1, count: width))
+                    parallelFor(batch * channels, minimumChunk: planesPerChunk(workPerPlane: height &* width &* kernelHeight &* kernelWidth)) { planes in
+                        averagePoolUnitStrideColumns(
+                            source: source, planes: planes, destination: destination, geometry: geometry,
+                            rowCounts: rowOnes, columnCounts: columnOnes)
+                    }
+                }
+            }
+        }
+    }
     return reusableTensor([batch, channels, height, width]) { gradInput in
         gradInput.scalars.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
         guard gradInput.count > 0 && gradOutput.count > 0 else { return }
@@ -292,7 +311,6 @@ public func averagePool2DBackward(_ gradOutput: Tensor, geometry: ConvGeometry, 
         let rows = ConvolutionAxis(rowsOf: geometry)
         let cols = ConvolutionAxis(columnsOf: geometry)
         let validColumns = (0..<kernelWidth).map { cols.validOutputs(tap: $0) }
-        let (rowCounts, columnCounts) = averagingCounts(geometry: geometry, countIncludePadding: countIncludePadding)
         let (inputPlane, outputPlane) = (height * width, outputHeight * outputWidth)
 
         gradOutput.scalars.withUnsafeBufferPointer { gradOutputBuffer in
@@ -327,6 +345,40 @@ public func averagePool2DBackward(_ gradOutput: Tensor, geometry: ConvGeometry, 
                                         }
                                     }
                                 }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Whether every window of `geometry` is a box centred on its output position: stride and
+/// dilation 1, odd kernel sides, each padding half the kernel side − 1 (output size = input size).
+private func isCenteredUnitStride(_ geometry: ConvGeometry) -> Bool {
+    let (kernelHeight, kernelWidth, padding) = (geometry.kernelHeight, geometry.kernelWidth, geometry.padding)
+    return geometry.strideHeight == 1 && geometry.strideWidth == 1 && geometry.dilationHeight == 1 && geometry.dilationWidth == 1
+        && kernelHeight % 2 == 1 && kernelWidth % 2 == 1
+        && padding.top == kernelHeight / 2 && padding.bottom == kernelHeight / 2
+        && padding.left == kernelWidth / 2 && padding.right == kernelWidth / 2
+}
+
+/// `gradOutput[n, c, oh, ow] / (rowCounts[oh] · columnCounts[ow])`, 0 where that divisor is 0.
+private func dividedByWindowCounts(_ gradOutput: Tensor, rowCounts: [Float], columnCounts: [Float]) -> Tensor {
+    let (outputHeight, outputWidth) = (gradOutput.shape[2], gradOutput.shape[3])
+    let outputPlane = outputHeight * outputWidth
+    return reusableTensor(gradOutput.shape) { scaled in
+        gradOutput.scalars.withUnsafeBufferPointer { gradients in
+            scaled.scalars.withUnsafeMutableBufferPointer { results in
+                let (g, r) = (gradients.baseAddress!, results.baseAddress!)
+                parallelFor(gradOutput.count / max(1, outputPlane), minimumChunk: planesPerChunk(workPerPlane: outputPlane)) { planes in
+                    for plane in planes {
+                        for outputRow in 0..<outputHeight {
+                            let offset = plane &* outputPlane &+ outputRow &* outputWidth
+                            for outputColumn in 0..<outputWidth {
+                                let divisor = rowCounts[outputRow] * columnCounts[outputColumn]
+                                r[offset &+ outputColumn] = divisor == 0 ? 0 : g[offset &+ outputColumn] / divisor
                             }
                         }
                     }
