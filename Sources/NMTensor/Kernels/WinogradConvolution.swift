@@ -317,7 +317,8 @@ private struct WinogradTiles {
         parallelFor(batch &* channels, minimumChunk: max(1, 8192 / max(1, tilesPerImage &* 36))) { planes in
             // band [6 rows][4 phases][bandStride]: the zero-padded input rows of one tile row;
             // rows [6 transformed rows][4 phases][bandStride]: Bᵀ applied down the columns.
-            let scratchCount = 2 &* 24 &* bandStride
+            // …and one zero-padded input row of 4·bandStride floats for `fillBand`.
+            let scratchCount = 2 &* 24 &* bandStride &+ 4 &* bandStride
             let band = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
             defer { band.deallocate() }
             band.initialize(repeating: 0, count: scratchCount)
@@ -326,7 +327,7 @@ private struct WinogradTiles {
                 let (image, channel) = (plane / channels, plane % channels)
                 let source = input + plane &* planeSize
                 for tileRow in 0..<tilesHigh {
-                    fillBand(band, from: source, tileRow: tileRow)
+                    fillBand(band, from: source, tileRow: tileRow, paddedRow: band + 48 &* bandStride)
                     // Down the columns: rows[r'][phase] = Σ_r Bᵀ[r', r] · band[r][phase], for all TW + 1 entries.
                     for phase in 0..<4 {
                         var index = 0
@@ -383,9 +384,14 @@ private struct WinogradTiles {
 
     /// Copies the 6 input rows read by tile row `tileRow` into `band`, split by column phase:
     /// band[r][j % 4][tx'] = input[4·tileRow − padTop + r, 4·tx' + j % 4 − padLeft], zero outside.
+    /// `paddedRow` is scratch for 4·`bandStride` floats: each input row is copied there between
+    /// zeros first, so that the phase split reads without bounds checks.
     @inline(__always)
-    private func fillBand(_ band: UnsafeMutablePointer<Float>, from plane: UnsafePointer<Float>, tileRow: Int) {
+    private func fillBand(_ band: UnsafeMutablePointer<Float>, from plane: UnsafePointer<Float>, tileRow: Int, paddedRow: UnsafeMutablePointer<Float>) {
         let entries = tilesWide &+ 1
+        // padded[j] = input column j − padLeft for j < 4·entries, zero outside the input.
+        let copied = max(0, min(width, 4 &* entries &- padLeft))
+        paddedRow.update(repeating: 0, count: 4 &* entries)
         for r in 0..<6 {
             let inputRow = tileRow &* 4 &- padTop &+ r
             let rowBand = band + r &* 4 &* bandStride
@@ -393,14 +399,10 @@ private struct WinogradTiles {
                 for phase in 0..<4 { (rowBand + phase &* bandStride).update(repeating: 0, count: entries) }
                 continue
             }
-            let source = plane + inputRow &* width
+            (paddedRow + padLeft).update(from: plane + inputRow &* width, count: copied)
             for phase in 0..<4 {
                 let target = rowBand + phase &* bandStride
-                var column = phase &- padLeft
-                for entry in 0..<entries {
-                    target[entry] = column >= 0 && column < width ? source[column] : 0
-                    column &+= 4
-                }
+                for entry in 0..<entries { target[entry] = paddedRow[entry &* 4 &+ phase] }
             }
         }
     }
