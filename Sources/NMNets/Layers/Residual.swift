@@ -17,24 +17,23 @@ public struct Residual: Layer {
     }
 
     public func forward(_ input: Tensor) -> (output: Tensor, cache: Cache) {
-        let (bodyOutput, bodyCache) = body.forward(input)
-        guard let shortcut else {
-            return (bodyOutput + input, Cache(body: bodyCache, shortcut: nil))
-        }
-        let (shortcutOutput, shortcutCache) = shortcut.forward(input)
-        return (bodyOutput + shortcutOutput, Cache(body: bodyCache, shortcut: shortcutCache))
+        forward(input, clampUpper: nil)
     }
 
     /// `forward` followed by `activation` (relu or relu6: a clamp) in the same pass over the
     /// sum: the same values as `Activation(activation).forward(forward(input).output).output`.
     public func forward(_ input: Tensor, fusing activation: ActivationFunction) -> (output: Tensor, cache: Cache) {
         precondition(activation.clampUpperBound != nil, "Residual.forward(fusing:): \(activation) is not relu or relu6")
+        return forward(input, clampUpper: activation.clampUpperBound)
+    }
+
+    private func forward(_ input: Tensor, clampUpper: Float?) -> (output: Tensor, cache: Cache) {
         let (bodyOutput, bodyCache) = body.forward(input)
         guard let shortcut else {
-            return (elementwiseSum(bodyOutput, input, clampUpper: activation.clampUpperBound), Cache(body: bodyCache, shortcut: nil))
+            return (elementwiseSum(bodyOutput, input, clampUpper: clampUpper), Cache(body: bodyCache, shortcut: nil))
         }
         let (shortcutOutput, shortcutCache) = shortcut.forward(input)
-        return (elementwiseSum(bodyOutput, shortcutOutput, clampUpper: activation.clampUpperBound), Cache(body: bodyCache, shortcut: shortcutCache))
+        return (elementwiseSum(bodyOutput, shortcutOutput, clampUpper: clampUpper), Cache(body: bodyCache, shortcut: shortcutCache))
     }
 
     public func backward(_ gradOutput: Tensor, cache: Cache, parameterGradients: Bool) -> (gradInput: Tensor, gradLayer: Residual?) {
