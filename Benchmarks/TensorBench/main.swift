@@ -1,21 +1,24 @@
 // nmtensor-bench: NMTensor's kernels against direct BLAS calls and against each other.
 //
-//     swift run -c release -Xswiftc -target-cpu -Xswiftc native nmtensor-bench [--quick] [--winograd [--layer TEXT]] [--packed] [--repetitions N]
+//     swift run -c release -Xswiftc -target-cpu -Xswiftc native nmtensor-bench [--quick] [--winograd [--layer TEXT]] [--line-winograd] [--packed] [--repetitions N]
 //
 // Prints, for square and ResNet-50 convolution GEMM shapes, the median GFLOP/s of NMTensor's
 // `gemm(_:_:into:)` and of a direct cblas_sgemm on the same buffers (alternating), their ratio
 // (the issue requires ≤ 1.05), then im2col/col2im throughput and the direct depthwise kernels
 // against im2col + GEMM on EfficientNet-Lite0-like layers, and Winograd F(4x4,3x3) against
 // im2col + GEMM on ResNet-50's and VGG-16's 3x3 layers. `--quick` runs in seconds; `--winograd`
-// runs only the Winograd section (`--layer 224` only the layers whose label contains "224"); on a loaded machine, `--repetitions 61` steadies the medians.
+// runs only the Winograd section (`--layer 224` only the layers whose label contains "224");
+// `--line-winograd` only one-dimensional Winograd F(4, r) against im2col + GEMM on Inception-v3's
+// 7×1, 1×7, 3×1 and 1×3 layers; on a loaded machine, `--repetitions 61` steadies the medians.
 
 import Foundation
 import NMTensor
 
-let usage = "Usage: nmtensor-bench [--quick] [--winograd [--layer TEXT]] [--packed] [--repetitions N]  (N ≥ 3 timed runs per case; default 15, 5 with --quick)"
+let usage = "Usage: nmtensor-bench [--quick] [--winograd [--layer TEXT]] [--line-winograd] [--packed] [--repetitions N]  (N ≥ 3 timed runs per case; default 15, 5 with --quick)"
 var isQuick = false
 var isWinogradOnly = false
 var isPackedOnly = false
+var isLineWinogradOnly = false
 var winogradLayerFilter: String?
 var requestedRepetitions: Int?
 var remaining = Array(CommandLine.arguments.dropFirst())
@@ -28,6 +31,8 @@ while !remaining.isEmpty {
         isWinogradOnly = true
     case "--packed":
         isPackedOnly = true
+    case "--line-winograd":
+        isLineWinogradOnly = true
     case "--layer":
         guard let text = remaining.first else {
             print("nmtensor-bench: --layer needs a text (layers whose label contains it). \(usage)")
@@ -77,6 +82,10 @@ if isPackedOnly {
     guard runPackedGEMMBenchmarks(packedGEMMShapes, repetitions: repetitions) else { exit(1) }
     exit(0)
 }
+if isLineWinogradOnly {
+    guard runLineWinogradBenchmarks(inceptionLineLayers, repetitions: repetitions) else { exit(1) }
+    exit(0)
+}
 if isWinogradOnly {
     guard runWinogradBenchmarks(winogradLayers, repetitions: repetitions) else { exit(1) }
     exit(0)
@@ -116,3 +125,6 @@ guard runDepthwiseBenchmarks(layers, repetitions: repetitions) else { exit(1) }
 print("")
 
 guard runWinogradBenchmarks(winogradLayers, repetitions: repetitions) else { exit(1) }
+print("")
+
+guard runLineWinogradBenchmarks(isQuick ? [inceptionLineLayers[0]] : inceptionLineLayers, repetitions: repetitions) else { exit(1) }

@@ -3,7 +3,8 @@ import NMTensor
 import NMTestSupport
 import Testing
 
-// Conv2d's Winograd path (3×3, stride 1, ≥ 16 channels, ≥ 16 tiles of 4×4) against the im2col + GEMM
+// Conv2d's Winograd paths (3×3, stride 1, ≥ 16 channels, ≥ 16 tiles of 4×4; r×1 and 1×r with ≥ 16
+// tiles of 4 outputs) against the im2col + GEMM
 // computation its other path does, including the weight gradient and the cached filter transform.
 // (These tests do not toggle `Conv2d.isWinogradEnabled`: tests run concurrently. Under
 // NEUROMASK_WINOGRAD=0 they still pass, then checking the im2col path against itself.)
@@ -77,6 +78,39 @@ struct Conv2dWinogradTests {
         #expect(gradInputOnly.scalars == gradInput.scalars)
     }
 
+    /// r×1 and 1×r kernels (weight shape, input height and width, padding): all eligible for
+    /// one-dimensional Winograd (Inception-v3's 7×1, 1×7 at 17×17, 3×1 and 1×3 at 8×8, batch 2).
+    static let lineCases: [([Int], Int, Int, Int, ConvolutionPadding)] = [
+        ([24, 16, 7, 1], 1, 17, 17, .explicit(Padding2D(top: 3, bottom: 3, left: 0, right: 0))),
+        ([16, 20, 1, 7], 1, 17, 17, .explicit(Padding2D(top: 0, bottom: 0, left: 3, right: 3))),
+        ([16, 16, 3, 1], 2, 8, 8, .explicit(Padding2D(top: 1, bottom: 1, left: 0, right: 0))),
+        ([20, 16, 1, 3], 1, 9, 13, .explicit(Padding2D(top: 0, bottom: 0, left: 2, right: 0))),
+    ]
+
+    @Test(arguments: 0..<lineCases.count)
+    func lineKernelsMatchIm2col(caseIndex: Int) {
+        let (weightShape, batch, height, width, padding) = Self.lineCases[caseIndex]
+        let weight = randomTensor(weightShape, seed: 55) * 0.1
+        let bias = randomTensor([weightShape[0]], seed: 56)
+        let conv = Conv2d(weight: weight, bias: bias, padding: padding)
+        let geometry = conv.geometry(inputHeight: height, inputWidth: width)
+        let input = randomTensor([batch, weightShape[1], height, width], seed: 57)
+
+        let (output, cache) = conv.forward(input)
+        #expect(cache.isWinograd == Conv2d.isWinogradEnabled, "the case must take the Winograd path")
+        let expected = im2colForward(input, weight: weight, bias: bias, geometry: geometry)
+        #expect(relativeL2Error(output, expected) < 1e-5)
+        // Fused with relu6, the clamp is applied as the output transform stores.
+        let fused = conv.forward(input, fusing: .relu6).output
+        #expect(fused.scalars == output.scalars.map { min(max($0, 0), 6) })
+
+        let gradOutput = randomTensor(output.shape, seed: 58)
+        let (gradInput, gradLayer) = conv.backward(gradOutput, cache: cache, parameterGradients: true)
+        let reference = im2colBackward(gradOutput, input: input, weight: weight, geometry: geometry)
+        #expect(relativeL2Error(gradInput, reference.gradInput) < 1e-5)
+        assertClose(gradLayer!.weight, reference.gradWeight, rtol: 1e-4, atol: 1e-4)
+    }
+
     /// Where Winograd was measured slower, im2col + GEMM is kept: fewer than 16 tiles (a 7×7
     /// output), fewer than 16 channels, stride 2. A 14×14 output (16 tiles) takes Winograd.
     @Test func winogradOnlyWhereItPays() {
@@ -88,6 +122,12 @@ struct Conv2dWinogradTests {
         #expect(!narrow.forward(randomTensor([1, 32, 28, 28], seed: 70)).cache.isWinograd)
         let strided = Conv2d(weight: randomTensor([32, 32, 3, 3], seed: 71), bias: nil, stride: 2, padding: .symmetric(1))
         #expect(!strided.forward(randomTensor([1, 32, 56, 56], seed: 72)).cache.isWinograd)
+        // One-dimensional kernels: not with padding across the axis, nor with fewer than 16 tiles.
+        let paddedAcross = Conv2d(weight: randomTensor([32, 32, 1, 7], seed: 73), bias: nil, padding: .symmetric(3))
+        #expect(!paddedAcross.forward(randomTensor([1, 32, 17, 17], seed: 74)).cache.isWinograd)
+        let line = Conv2d(weight: randomTensor([32, 32, 7, 1], seed: 75), bias: nil, padding: .explicit(Padding2D(top: 3, bottom: 3, left: 0, right: 0)))
+        #expect(!line.forward(randomTensor([1, 32, 4, 3], seed: 76)).cache.isWinograd)  // 1 tile × 3 lines
+        #expect(line.forward(randomTensor([1, 32, 17, 4], seed: 77)).cache.isWinograd == Conv2d.isWinogradEnabled)  // 5 × 4
     }
 
     @Test func changedWeightsAreNotServedFromTheCache() {

@@ -14,11 +14,12 @@ public enum ConvolutionPadding: Sendable, Equatable {
 
 /// 2-D convolution over `[N, C, H, W]` (PyTorch `nn.Conv2d`, cross-correlation).
 ///
-/// Four code paths with one contract: depthwise convolutions (groups == channels, one filter
+/// Five code paths with one contract: depthwise convolutions (groups == channels, one filter
 /// each) use a direct kernel; 1×1 convolutions with stride 1 and no padding are a plain GEMM;
-/// 3×3 stride-1 convolutions with enough channels and tiles use Winograd F(4×4, 3×3) forward and
-/// backward to the input (see `isWinogradEnabled`); everything else is im2col + GEMM. Grouped
-/// convolutions reshape without copying.
+/// 3×3 stride-1 convolutions with enough channels and tiles use Winograd F(4×4, 3×3), and
+/// stride-1 r×1 and 1×r ones (Inception's 7×1, 1×7, 3×1, 1×3) Winograd F(4, r) along their axis,
+/// forward and backward to the input (see `isWinogradEnabled`); everything else is im2col +
+/// GEMM. Grouped convolutions reshape without copying.
 public struct Conv2d: Layer {
     public var weight: Tensor  // [OC, IC/groups, KH, KW]
     public var bias: Tensor?  // [OC]
@@ -98,8 +99,9 @@ public struct Conv2d: Layer {
         geometry.kernelHeight == 1 && geometry.kernelWidth == 1 && stride == (1, 1) && geometry.padding == .zero
     }
 
-    /// Whether 3×3 stride-1 convolutions may use Winograd F(4×4, 3×3) (`winogradConvolution`)
-    /// instead of im2col + GEMM, forward and backward to the input; the weight gradient always
+    /// Whether 3×3 stride-1 convolutions may use Winograd F(4×4, 3×3) (`winogradConvolution`),
+    /// and r×1 / 1×r ones Winograd F(4, r) (`lineWinogradConvolution`), instead of im2col + GEMM,
+    /// forward and backward to the input; the weight gradient always
     /// comes from im2col + GEMM. On by default; the environment variable `NEUROMASK_WINOGRAD=0`
     /// (read at first use) turns it off, and setting this property overrides both (for A/B
     /// measurements and debugging; affects convolutions forwarded afterwards).
@@ -125,6 +127,25 @@ public struct Conv2d: Layer {
             && tiles >= Self.winogradMinimumTiles && Self.isWinogradEnabled
     }
 
+    /// When one-dimensional Winograd is used: an r×1 or 1×r kernel (2 ≤ r ≤ 9), stride and
+    /// dilation 1, no padding across the kernel's axis and at most r − 1 along it, the same
+    /// channel and tile minimums as the 3×3 path (tiles of 4 outputs along the axis, over every
+    /// line and image). Measured on Inception-v3's 17×17 layers (`nmtensor-bench --line-winograd`).
+    private func usesLineWinograd(_ geometry: ConvGeometry, batch: Int) -> Bool {
+        let (kernelHeight, kernelWidth) = (geometry.kernelHeight, geometry.kernelWidth)
+        let isVertical = kernelWidth == 1
+        let length = isVertical ? kernelHeight : kernelWidth
+        let p = geometry.padding
+        let (alongBefore, alongAfter, across) = isVertical ? (p.top, p.bottom, max(p.left, p.right)) : (p.left, p.right, max(p.top, p.bottom))
+        let outputLength = isVertical ? geometry.outputHeight : geometry.outputWidth
+        let lines = isVertical ? geometry.outputWidth : geometry.outputHeight
+        let tiles = batch * ((outputLength + 3) / 4) * lines
+        return min(kernelHeight, kernelWidth) == 1 && (2...9).contains(length) && stride == (1, 1) && dilation == (1, 1) && groups == 1
+            && across == 0 && max(alongBefore, alongAfter) <= length - 1
+            && inputChannels >= Self.winogradMinimumChannels && outputChannels >= Self.winogradMinimumChannels
+            && tiles >= Self.winogradMinimumTiles && Self.isWinogradEnabled
+    }
+
     /// Whether 1×1, im2col and Winograd convolutions multiply by packed copies of the weight
     /// (forward and transposed, or the 36 Winograd matrices, made once per weight: `PackedMatrix`)
     /// instead of calling OpenBLAS, which packs the weight anew on every call. Defaults to on
@@ -143,7 +164,7 @@ public struct Conv2d: Layer {
         var geometry: ConvGeometry
         var input: Tensor?  // [N, C, H, W]
         var columns: Tensor?  // [N, C·KH·KW, OH·OW]
-        /// Whether the forward pass (and so the backward pass) took the Winograd path.
+        /// Whether the forward pass (and so the backward pass) took a Winograd path (3×3 or one-dimensional).
         public internal(set) var isWinograd = false
     }
 
@@ -191,6 +212,13 @@ public struct Conv2d: Layer {
             output = winogradConvolution(input, filter: weightTransforms.winogradFilter(for: weight, packed: usesPackedWeights), bias: bias, padding: geometry.padding)  // [N, OC, OH, OW]
             cache.input = input
             cache.isWinograd = true
+        } else if usesLineWinograd(geometry, batch: batch) {
+            output = lineWinogradConvolution(
+                input, filter: weightTransforms.lineWinogradFilter(for: weight, packed: usesPackedWeights), bias: bias,
+                padding: geometry.padding, clampUpper: clampUpper)  // [N, OC, OH, OW]
+            cache.input = input
+            cache.isWinograd = true
+            isClamped = true
         } else {
             let columns = im2col(input, geometry: geometry)  // [N, C·KH·KW, OH·OW]
             let groupRows = geometry.columnRows / groups
@@ -240,8 +268,13 @@ public struct Conv2d: Layer {
                 gradLayer!.weight = weightGradient(gradOutput, columns: input, geometry: geometry)  // a 1×1 input is its own columns
             }
         } else if cache.isWinograd, let input = cache.input {
-            gradInput = winogradConvolutionBackwardInput(
-                gradOutput, filter: weightTransforms.winogradInputGradientFilter(for: weight, packed: usesPackedWeights), padding: geometry.padding)  // [N, C, H, W]
+            if geometry.kernelHeight == 3 && geometry.kernelWidth == 3 {
+                gradInput = winogradConvolutionBackwardInput(
+                    gradOutput, filter: weightTransforms.winogradInputGradientFilter(for: weight, packed: usesPackedWeights), padding: geometry.padding)  // [N, C, H, W]
+            } else {
+                gradInput = lineWinogradConvolutionBackwardInput(
+                    gradOutput, filter: weightTransforms.lineWinogradInputGradientFilter(for: weight, packed: usesPackedWeights), padding: geometry.padding)  // [N, C, H, W]
+            }
             if parameterGradients {
                 gradLayer!.weight = weightGradient(gradOutput, columns: im2col(input, geometry: geometry), geometry: geometry)
             }

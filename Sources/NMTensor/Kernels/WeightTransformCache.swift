@@ -1,8 +1,8 @@
 import Foundation
 
-/// Remembers what a convolution derives from its weight tensor — Winograd transforms, packed
-/// GEMM operands — so that a layer whose weights do not change (inference, explanation)
-/// derives each once. Thread-safe.
+/// Remembers what a convolution derives from its weight tensor — Winograd transforms (3×3 and
+/// one-dimensional), packed GEMM operands — so that a layer whose weights do not change
+/// (inference, explanation) derives each once. Thread-safe.
 ///
 /// A cached value is reused while the weight passed in shares its storage with the one it was
 /// computed from: the cache keeps that storage alive, so it can be neither freed nor modified in
@@ -14,6 +14,8 @@ public final class WeightTransformCache: @unchecked Sendable {
     private var weight: Tensor?  // the storage every cached value was computed from
     private var winogradForward: WinogradFilter?
     private var winogradInputGradient: WinogradFilter?
+    private var lineWinogradForward: LineWinogradFilter?
+    private var lineWinogradInputGradient: LineWinogradFilter?
     private var packedForward: PackedMatrix?
     private var packedInputGradient: PackedMatrix?
 
@@ -31,6 +33,20 @@ public final class WeightTransformCache: @unchecked Sendable {
     /// - Parameter weight: `[K, C, 3, 3]`.
     public func winogradInputGradientFilter(for weight: Tensor, packed: Bool = false) -> WinogradFilter {
         cached(\.winogradInputGradient, for: weight) { WinogradFilter(inputGradientOf: weight, packed: packed) }
+    }
+
+    /// `LineWinogradFilter(weight: weight, packed: packed)`, computed at most once per weight
+    /// storage (`packed` applies when it is computed).
+    /// - Parameter weight: `[K, C, r, 1]` or `[K, C, 1, r]`.
+    public func lineWinogradFilter(for weight: Tensor, packed: Bool = false) -> LineWinogradFilter {
+        cached(\.lineWinogradForward, for: weight) { LineWinogradFilter(weight: weight, packed: packed) }
+    }
+
+    /// `LineWinogradFilter(inputGradientOf: weight, packed: packed)`, computed at most once per
+    /// weight storage (`packed` applies when it is computed).
+    /// - Parameter weight: `[K, C, r, 1]` or `[K, C, 1, r]`.
+    public func lineWinogradInputGradientFilter(for weight: Tensor, packed: Bool = false) -> LineWinogradFilter {
+        cached(\.lineWinogradInputGradient, for: weight) { LineWinogradFilter(inputGradientOf: weight, packed: packed) }
     }
 
     /// The weight as the packed `[OC, C·KH·KW]` left operand of the forward GEMM.
@@ -68,6 +84,8 @@ public final class WeightTransformCache: @unchecked Sendable {
         self.weight = weight
         winogradForward = nil
         winogradInputGradient = nil
+        lineWinogradForward = nil
+        lineWinogradInputGradient = nil
         packedForward = nil
         packedInputGradient = nil
     }
