@@ -195,6 +195,13 @@ struct ConvolutionAxis {
     @inline(__always)
     func offset(tap: Int) -> Int { tap &* dilation &- padBefore }
 
+    /// The outputs whose every tap of a `kernel`-tap window lies inside the input.
+    func windowsInside(kernel: Int) -> Range<Int> {
+        let (first, last) = (validOutputs(tap: 0), validOutputs(tap: kernel - 1))
+        let lower = max(first.lowerBound, last.lowerBound)
+        return lower..<max(lower, min(first.upperBound, last.upperBound))
+    }
+
     /// The outputs `o` with `0 ≤ o·stride + offset(tap) < inputSize`: a contiguous range.
     func validOutputs(tap: Int) -> Range<Int> {
         let offset = offset(tap: tap)

@@ -77,13 +77,31 @@ public func maxPool2DBackward(_ gradOutput: Tensor, input: Tensor, output: Tenso
                 output.scalars.withUnsafeBufferPointer { outputBuffer in
                     gradInput.scalars.withUnsafeMutableBufferPointer { gradInputBuffer in
                         let (gradients, source, maxima, destination) = (gradOutputBuffer.baseAddress!, inputBuffer.baseAddress!, outputBuffer.baseAddress!, gradInputBuffer.baseAddress!)
+                        // Windows wholly inside the input (and a number as their maximum) take a
+                        // branch-free scan in reverse tap order: its last match is the first in order.
+                        let (insideRows, insideColumns) = (rows.windowsInside(kernel: kernelHeight), cols.windowsInside(kernel: kernelWidth))
+                        let (rowStep, columnStep) = (rows.dilation &* width, cols.dilation)
                         parallelFor(batch * channels, minimumChunk: planesPerChunk(workPerPlane: outputPlane &* kernelHeight &* kernelWidth)) { planes in
                             for plane in planes {
                                 let (image, result) = (source + plane &* inputPlane, destination + plane &* inputPlane)
                                 for outputRow in 0..<outputHeight {
+                                    let isRowInside = insideRows.contains(outputRow)
+                                    let rowCorner = (outputRow &* strideHeight &+ rows.offset(tap: 0)) &* width &+ cols.offset(tap: 0)
                                     for outputColumn in 0..<outputWidth {
                                         let outputIndex = plane &* outputPlane &+ outputRow &* outputWidth &+ outputColumn
                                         let maximum = maxima[outputIndex]
+                                        if isRowInside && insideColumns.contains(outputColumn) && !maximum.isNaN {
+                                            let corner = rowCorner &+ outputColumn &* strideWidth
+                                            var winner = -1
+                                            for kernelRow in stride(from: kernelHeight &- 1, through: 0, by: -1) {
+                                                for kernelColumn in stride(from: kernelWidth &- 1, through: 0, by: -1) {
+                                                    let index = corner &+ kernelRow &* rowStep &+ kernelColumn &* columnStep
+                                                    winner = image[index] == maximum ? index : winner
+                                                }
+                                            }
+                                            if winner >= 0 { result[winner] += gradients[outputIndex] }
+                                            continue
+                                        }
                                         search: for kernelRow in 0..<kernelHeight {
                                             let inputRow = outputRow &* strideHeight &+ rows.offset(tap: kernelRow)
                                             guard inputRow >= 0 && inputRow < height else { continue }
