@@ -77,6 +77,7 @@ let winogradLayers: [Winograd3x3Layer] = isQuick
         Winograd3x3Layer(label: "VGG-16 256@56²", channels: 256, size: 56),
         Winograd3x3Layer(label: "VGG-16 512@28²", channels: 512, size: 28),
         Winograd3x3Layer(label: "VGG-16 512@14²", channels: 512, size: 14),
+        Winograd3x3Layer(label: "Inception-v3 stem 32@147²", channels: 32, size: 147),
     ].filter { winogradLayerFilter == nil || $0.label.contains(winogradLayerFilter!) }
 if isPackedOnly {
     guard runPackedGEMMBenchmarks(packedGEMMShapes, repetitions: repetitions) else { exit(1) }

@@ -26,7 +26,7 @@ struct WinogradCase: Sendable, CustomTestStringConvertible {
 
     /// Sizes that are and are not multiples of 4, smaller than a tile (H or W < 4, down to a
     /// 1-pixel output), wider than 8 tiles (a partial SIMD block), padding 0, 1, 2 and asymmetric
-    /// (TensorFlow SAME), batch 1 and 2, with and without bias.
+    /// (TensorFlow SAME), batch 1 and 2, with and without bias, whole-tensor and blocked.
     static let sweep: [WinogradCase] = [
         WinogradCase(batch: 1, channels: 3, outputChannels: 5, height: 8, width: 8, padding: Padding2D(1), hasBias: true),
         WinogradCase(batch: 2, channels: 4, outputChannels: 3, height: 7, width: 9, padding: Padding2D(1), hasBias: false),
@@ -39,6 +39,9 @@ struct WinogradCase: Sendable, CustomTestStringConvertible {
         WinogradCase(batch: 2, channels: 8, outputChannels: 7, height: 5, width: 37, padding: Padding2D(1), hasBias: true),
         WinogradCase(batch: 1, channels: 16, outputChannels: 16, height: 14, width: 14, padding: Padding2D(1), hasBias: true),
         WinogradCase(batch: 1, channels: 4, outputChannels: 4, height: 33, width: 70, padding: Padding2D(top: 1, bottom: 2, left: 2, right: 0), hasBias: false),
+        // Small filters and wide rows take the block-by-block path (`rowsPerBlock`): 34 tiles a
+        // row, 10 tile rows a block, 13 tile rows an image (a partial last block), 2 images.
+        WinogradCase(batch: 2, channels: 4, outputChannels: 4, height: 49, width: 133, padding: Padding2D(top: 0, bottom: 2, left: 1, right: 2), hasBias: true),
     ]
 }
 

@@ -192,47 +192,111 @@ public func winogradConvolution(_ input: Tensor, filter: WinogradFilter, bias: T
     let tileCount = tiles.count
     let biasValues = bias?.scalars ?? [Float](repeating: 0, count: outputChannels)
     return reusableTensor([batch, outputChannels, outputHeight, outputWidth]) { output in
-        // V [36, C, P] and M [36, K, P] (+8 floats of slack: the output transform reads 8 tiles at once).
-        withScratchBuffer(36 &* channels &* tileCount) { transformedBuffer in
-            withScratchBuffer(36 &* outputChannels &* tileCount &+ 8) { productBuffer in
-                // The GEMMs overwrite everything but the slack.
-                productBuffer.baseAddress!.advanced(by: productBuffer.count - 8).update(repeating: 0, count: 8)
-                input.scalars.withUnsafeBufferPointer { inputBuffer in
-                    filter.transformed.withUnsafeBufferPointer { filterBuffer in
-                        biasValues.withUnsafeBufferPointer { biasBuffer in
-                            output.scalars.withUnsafeMutableBufferPointer { outputBuffer in
-                                let v = transformedBuffer.baseAddress!
-                                let m = productBuffer.baseAddress!
-                                tiles.transformInput(inputBuffer.baseAddress!, channels: channels, into: v)
-                                if channels == 0 {
-                                    m.update(repeating: 0, count: 36 &* outputChannels &* tileCount)
-                                } else {
-                                    let u = filterBuffer.baseAddress!
-                                    @inline(__always) func product(_ i: Int) {
-                                        // M[i] [K, P] = U[i] [K, C] · V[i] [C, P]
-                                        if let packed = filter.packed {
-                                            packed[i].multiply(
-                                                v + i &* channels &* tileCount, ldb: tileCount, n: tileCount,
-                                                into: m + i &* outputChannels &* tileCount, ldc: tileCount, rowBias: nil, isSplit: false)
-                                            return
-                                        }
-                                        nm_sgemm(
-                                            0, 0, Int32(outputChannels), Int32(tileCount), Int32(channels), 1,
-                                            u + i &* outputChannels &* channels, Int32(channels),
-                                            v + i &* channels &* tileCount, Int32(tileCount),
-                                            0, m + i &* outputChannels &* tileCount, Int32(tileCount))
-                                    }
-                                    // The 36 independent products run concurrently, each single-threaded.
-                                    parallelFor(36) { range in
-                                        for i in range { product(i) }
+        input.scalars.withUnsafeBufferPointer { inputBuffer in
+            biasValues.withUnsafeBufferPointer { biasBuffer in
+                output.scalars.withUnsafeMutableBufferPointer { outputBuffer in
+                    let (source, biases, destination) = (inputBuffer.baseAddress!, biasBuffer.baseAddress!, outputBuffer.baseAddress!)
+                    if channels > 0, let rowsPerBlock = tiles.rowsPerBlock(channels: channels, outputChannels: outputChannels) {
+                        winogradByBlocks(source, tiles: tiles, filter: filter, bias: biases, rowsPerBlock: rowsPerBlock, into: destination)
+                        return
+                    }
+                    // V [36, C, P] and M [36, K, P] (+8 floats of slack: the output transform reads 8 tiles at once).
+                    withScratchBuffer(36 &* channels &* tileCount) { transformedBuffer in
+                        withScratchBuffer(36 &* outputChannels &* tileCount &+ 8) { productBuffer in
+                            // The GEMMs overwrite everything but the slack.
+                            productBuffer.baseAddress!.advanced(by: productBuffer.count - 8).update(repeating: 0, count: 8)
+                            let (v, m) = (transformedBuffer.baseAddress!, productBuffer.baseAddress!)
+                            tiles.transformInput(source, channels: channels, into: v)
+                            if channels == 0 {
+                                m.update(repeating: 0, count: 36 &* outputChannels &* tileCount)
+                            } else {
+                                // The 36 independent products run concurrently, each single-threaded.
+                                parallelFor(36) { range in
+                                    for i in range {
+                                        filter.multiply(
+                                            matrix: i, v + i &* channels &* tileCount, columns: tileCount, into: m + i &* outputChannels &* tileCount)
                                     }
                                 }
-                                tiles.transformOutput(m, outputChannels: outputChannels, bias: biasBuffer.baseAddress!, into: outputBuffer.baseAddress!)
                             }
+                            tiles.transformOutput(m, outputChannels: outputChannels, bias: biases, into: destination)
                         }
                     }
                 }
             }
+        }
+    }
+}
+
+/// `winogradConvolution` block by block, for filters small enough to stay in cache (see
+/// `WinogradTiles.rowsPerBlock`): each thread takes whole blocks of tile rows and transforms,
+/// multiplies and transforms back one block at a time, so that V and M never leave its cache.
+/// Same results as the whole-tensor path up to rounding (bit-identical with packed filters).
+/// - Parameters:
+///   - input: `[N, C, H, W]`, C = `filter.inputChannels` > 0.
+///   - bias: `[K]`.
+///   - output: `[N, K, OH, OW]`.
+private func winogradByBlocks(
+    _ input: UnsafePointer<Float>, tiles: WinogradTiles, filter: WinogradFilter, bias: UnsafePointer<Float>, rowsPerBlock: Int,
+    into output: UnsafeMutablePointer<Float>
+) {
+    let (channels, outputChannels) = (filter.inputChannels, filter.outputChannels)
+    let (tilesHigh, tilesWide) = (tiles.tilesHigh, tiles.tilesWide)
+    let (planeSize, outputPlane) = (tiles.height &* tiles.width, tiles.outputHeight &* tiles.outputWidth)
+    let blocksPerImage = (tilesHigh + rowsPerBlock - 1) / rowsPerBlock
+    let largestBlock = rowsPerBlock &* tilesWide
+    parallelFor(tiles.batch &* blocksPerImage) { blocks in
+        let band = WinogradTiles.InputBand(tiles)
+        let rows = WinogradTiles.OutputRows(tiles)
+        // V [36, C, block] and M [36, K, block] (+8 floats of slack for the output transform).
+        let (vCount, mCount) = (36 &* channels &* largestBlock, 36 &* outputChannels &* largestBlock &+ 8)
+        let v = UnsafeMutablePointer<Float>.allocate(capacity: vCount)
+        let m = UnsafeMutablePointer<Float>.allocate(capacity: mCount)
+        v.initialize(repeating: 0, count: vCount)
+        m.initialize(repeating: 0, count: mCount)
+        defer {
+            band.deallocate()
+            rows.deallocate()
+            v.deallocate()
+            m.deallocate()
+        }
+        for block in blocks {
+            let (image, firstRow) = (block / blocksPerImage, block % blocksPerImage &* rowsPerBlock)
+            let rowCount = min(rowsPerBlock, tilesHigh &- firstRow)
+            let blockTiles = rowCount &* tilesWide
+            for channel in 0..<channels {
+                for row in 0..<rowCount {
+                    tiles.transformInputRow(
+                        input + (image &* channels &+ channel) &* planeSize, tileRow: firstRow &+ row, band: band,
+                        into: v + (channel &* blockTiles &+ row &* tilesWide), transformStride: channels &* blockTiles)
+                }
+            }
+            for i in 0..<36 {
+                filter.multiply(matrix: i, v + i &* channels &* blockTiles, columns: blockTiles, into: m + i &* outputChannels &* blockTiles)
+            }
+            for channel in 0..<outputChannels {
+                for row in 0..<rowCount {
+                    tiles.transformOutputRow(
+                        m + (channel &* blockTiles &+ row &* tilesWide), transformStride: outputChannels &* blockTiles, bias: bias[channel],
+                        tileRow: firstRow &+ row, scratch: rows, into: output + (image &* outputChannels &+ channel) &* outputPlane)
+                }
+            }
+        }
+    }
+}
+
+extension WinogradFilter {
+    /// M[i] = U[i] · V[i] on the calling thread: `v` row-major `[C, n]`, `m` row-major `[K, n]`
+    /// (overwritten), both with leading dimension n.
+    @inline(__always)
+    func multiply(matrix i: Int, _ v: UnsafePointer<Float>, columns n: Int, into m: UnsafeMutablePointer<Float>) {
+        if let packed {
+            packed[i].multiply(v, ldb: n, n: n, into: m, ldc: n, rowBias: nil, isSplit: false)
+            return
+        }
+        transformed.withUnsafeBufferPointer { u in
+            nm_sgemm(
+                0, 0, Int32(outputChannels), Int32(n), Int32(inputChannels), 1, u.baseAddress! + i &* outputChannels &* inputChannels,
+                Int32(inputChannels), v, Int32(n), 0, m, Int32(n))
         }
     }
 }
@@ -305,6 +369,19 @@ private struct WinogradTiles {
     /// P.
     var count: Int { batch * tilesHigh * tilesWide }
 
+    /// Tile rows per block when `winogradConvolution` goes block by block, or nil for the
+    /// whole-tensor path. Blocks pay when the 36 filter matrices (≤ 512 KB) stay in a core's L2
+    /// next to a block's V and M (≈ 384 KB, at least one tile row), a block holds at least 32
+    /// tiles (the products' width), and there are at least two blocks per thread: Inception-v3's
+    /// 32-channel stem layers (2-D Winograd samples −22 %). Measured slower: ResNet-50's 64@56²
+    /// (14 tiles a row), and in the network VGG-16's 64@224² (1 MB of filters; iteration 235–250 →
+    /// 258–264 ms); with larger filters each block reads them again (512 channels: 37.7 MB).
+    func rowsPerBlock(channels: Int, outputChannels: Int) -> Int? {
+        let rows = max(1, (96 << 10) / (36 &* (channels &+ outputChannels) &* tilesWide))
+        guard 36 &* channels &* outputChannels <= 1 << 17, rows &* tilesWide >= 32, batch &* tilesHigh >= 4 &* ComputeThreads.count else { return nil }
+        return rows
+    }
+
     /// V[i, c, p] = (Bᵀ d B)[i / 6, i % 6] for every input plane (n, c) and tile p.
     /// - Parameters:
     ///   - input: `[N, C, H, W]`.
@@ -313,71 +390,93 @@ private struct WinogradTiles {
         let planeSize = height &* width
         let tileCount = count
         let tilesPerImage = tilesHigh &* tilesWide
-        let transformStride = channels &* tileCount  // between V[i] and V[i + 1]
         parallelFor(batch &* channels, minimumChunk: max(1, 8192 / max(1, tilesPerImage &* 36))) { planes in
-            // band [6 rows][4 phases][bandStride]: the zero-padded input rows of one tile row;
-            // rows [6 transformed rows][4 phases][bandStride]: Bᵀ applied down the columns.
-            // …and one zero-padded input row of 4·bandStride floats for `fillBand`.
-            let scratchCount = 2 &* 24 &* bandStride &+ 4 &* bandStride
-            let band = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
+            let band = InputBand(self)
             defer { band.deallocate() }
-            band.initialize(repeating: 0, count: scratchCount)
-            let rows = band + 24 &* bandStride
             for plane in planes {
                 let (image, channel) = (plane / channels, plane % channels)
-                let source = input + plane &* planeSize
                 for tileRow in 0..<tilesHigh {
-                    fillBand(band, from: source, tileRow: tileRow, paddedRow: band + 48 &* bandStride)
-                    // Down the columns: rows[r'][phase] = Σ_r Bᵀ[r', r] · band[r][phase], for all TW + 1 entries.
-                    for phase in 0..<4 {
-                        var index = 0
-                        while index < tilesWide &+ 1 {
-                            @inline(__always) func load(_ row: Int) -> SIMD8<Float> {
-                                UnsafeRawPointer(band + ((row &* 4 &+ phase) &* bandStride &+ index)).loadUnaligned(as: SIMD8<Float>.self)
-                            }
-                            let t = inputTransform(load(0), load(1), load(2), load(3), load(4), load(5))
-                            @inline(__always) func store(_ row: Int, _ value: SIMD8<Float>) {
-                                UnsafeMutableRawPointer(rows + ((row &* 4 &+ phase) &* bandStride &+ index)).storeBytes(of: value, as: SIMD8<Float>.self)
-                            }
-                            store(0, t.0)
-                            store(1, t.1)
-                            store(2, t.2)
-                            store(3, t.3)
-                            store(4, t.4)
-                            store(5, t.5)
-                            index &+= 8
-                        }
-                    }
-                    // Along the rows: column j of tile tx is phase j % 4 at index tx + j / 4.
                     let firstTile = (image &* tilesHigh &+ tileRow) &* tilesWide
-                    let destination = v + (channel &* tileCount &+ firstTile)
-                    for row in 0..<6 {
-                        let rowBase = rows + row &* 4 &* bandStride
-                        var tile = 0
-                        while tile < tilesWide {
-                            @inline(__always) func load(_ column: Int) -> SIMD8<Float> {
-                                UnsafeRawPointer(rowBase + ((column & 3) &* bandStride &+ tile &+ (column >> 2))).loadUnaligned(as: SIMD8<Float>.self)
-                            }
-                            let t = inputTransform(load(0), load(1), load(2), load(3), load(4), load(5))
-                            let lanes = min(8, tilesWide &- tile)
-                            @inline(__always) func store(_ column: Int, _ value: SIMD8<Float>) {
-                                let target = destination + ((row &* 6 &+ column) &* transformStride &+ tile)
-                                if lanes == 8 {
-                                    UnsafeMutableRawPointer(target).storeBytes(of: value, as: SIMD8<Float>.self)
-                                } else {
-                                    for lane in 0..<lanes { target[lane] = value[lane] }
-                                }
-                            }
-                            store(0, t.0)
-                            store(1, t.1)
-                            store(2, t.2)
-                            store(3, t.3)
-                            store(4, t.4)
-                            store(5, t.5)
-                            tile &+= 8
-                        }
+                    transformInputRow(
+                        input + plane &* planeSize, tileRow: tileRow, band: band,
+                        into: v + (channel &* tileCount &+ firstTile), transformStride: channels &* tileCount)
+                }
+            }
+        }
+    }
+
+    /// Scratch of one thread's input transform: the zero-padded input rows of one tile row
+    /// ([6 rows][4 phases][bandStride]), Bᵀ applied down their columns (the same size), and
+    /// one zero-padded input row of 4·bandStride floats for `fillBand`.
+    struct InputBand {
+        let band: UnsafeMutablePointer<Float>
+        let rows: UnsafeMutablePointer<Float>
+        let paddedRow: UnsafeMutablePointer<Float>
+
+        init(_ tiles: WinogradTiles) {
+            let stride = tiles.bandStride
+            band = UnsafeMutablePointer<Float>.allocate(capacity: 52 &* stride)
+            band.initialize(repeating: 0, count: 52 &* stride)
+            rows = band + 24 &* stride
+            paddedRow = band + 48 &* stride
+        }
+
+        func deallocate() { band.deallocate() }
+    }
+
+    /// The transformed tiles of one tile row of one input plane: entry i of the row's tile tx
+    /// goes to `destination[i·transformStride + tx]`.
+    @inline(__always)
+    func transformInputRow(
+        _ source: UnsafePointer<Float>, tileRow: Int, band scratch: InputBand, into destination: UnsafeMutablePointer<Float>, transformStride: Int
+    ) {
+        let (band, rows) = (scratch.band, scratch.rows)
+        fillBand(band, from: source, tileRow: tileRow, paddedRow: scratch.paddedRow)
+        // Down the columns: rows[r'][phase] = Σ_r Bᵀ[r', r] · band[r][phase], for all TW + 1 entries.
+        for phase in 0..<4 {
+            var index = 0
+            while index < tilesWide &+ 1 {
+                @inline(__always) func load(_ row: Int) -> SIMD8<Float> {
+                    UnsafeRawPointer(band + ((row &* 4 &+ phase) &* bandStride &+ index)).loadUnaligned(as: SIMD8<Float>.self)
+                }
+                let t = inputTransform(load(0), load(1), load(2), load(3), load(4), load(5))
+                @inline(__always) func store(_ row: Int, _ value: SIMD8<Float>) {
+                    UnsafeMutableRawPointer(rows + ((row &* 4 &+ phase) &* bandStride &+ index)).storeBytes(of: value, as: SIMD8<Float>.self)
+                }
+                store(0, t.0)
+                store(1, t.1)
+                store(2, t.2)
+                store(3, t.3)
+                store(4, t.4)
+                store(5, t.5)
+                index &+= 8
+            }
+        }
+        // Along the rows: column j of tile tx is phase j % 4 at index tx + j / 4.
+        for row in 0..<6 {
+            let rowBase = rows + row &* 4 &* bandStride
+            var tile = 0
+            while tile < tilesWide {
+                @inline(__always) func load(_ column: Int) -> SIMD8<Float> {
+                    UnsafeRawPointer(rowBase + ((column & 3) &* bandStride &+ tile &+ (column >> 2))).loadUnaligned(as: SIMD8<Float>.self)
+                }
+                let t = inputTransform(load(0), load(1), load(2), load(3), load(4), load(5))
+                let lanes = min(8, tilesWide &- tile)
+                @inline(__always) func store(_ column: Int, _ value: SIMD8<Float>) {
+                    let target = destination + ((row &* 6 &+ column) &* transformStride &+ tile)
+                    if lanes == 8 {
+                        UnsafeMutableRawPointer(target).storeBytes(of: value, as: SIMD8<Float>.self)
+                    } else {
+                        for lane in 0..<lanes { target[lane] = value[lane] }
                     }
                 }
+                store(0, t.0)
+                store(1, t.1)
+                store(2, t.2)
+                store(3, t.3)
+                store(4, t.4)
+                store(5, t.5)
+                tile &+= 8
             }
         }
     }
@@ -415,56 +514,81 @@ private struct WinogradTiles {
     func transformOutput(_ m: UnsafePointer<Float>, outputChannels: Int, bias: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>) {
         let tileCount = count
         let tilesPerImage = tilesHigh &* tilesWide
-        let transformStride = outputChannels &* tileCount  // between M[i] and M[i + 1]
         let outputPlane = outputHeight &* outputWidth
         parallelFor(batch &* outputChannels, minimumChunk: max(1, 8192 / max(1, tilesPerImage &* 36))) { planes in
-            // columns [4 output rows][6 columns][8 lanes]: Aᵀ applied down the tile columns.
-            let columns = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 24)
-            defer { columns.deallocate() }
-            columns.initialize(repeating: SIMD8<Float>(repeating: 0), count: 24)
-            // The 4 output rows of one tile row, 4·TW (rounded up) columns each.
-            let outputRows = UnsafeMutablePointer<Float>.allocate(capacity: 4 &* rowStride)
-            defer { outputRows.deallocate() }
-            outputRows.initialize(repeating: 0, count: 4 &* rowStride)
+            let scratch = OutputRows(self)
+            defer { scratch.deallocate() }
             for plane in planes {
                 let (image, channel) = (plane / outputChannels, plane % outputChannels)
-                let biasValue = SIMD8<Float>(repeating: bias[channel])
-                let destination = output + plane &* outputPlane
                 for tileRow in 0..<tilesHigh {
                     let firstTile = (image &* tilesHigh &+ tileRow) &* tilesWide
-                    let source = m + (channel &* tileCount &+ firstTile)
-                    var tile = 0
-                    while tile < tilesWide {
-                        for column in 0..<6 {
-                            @inline(__always) func load(_ row: Int) -> SIMD8<Float> {
-                                UnsafeRawPointer(source + ((row &* 6 &+ column) &* transformStride &+ tile)).loadUnaligned(as: SIMD8<Float>.self)
-                            }
-                            let t = outputTransform(load(0), load(1), load(2), load(3), load(4), load(5))
-                            columns[column] = t.0
-                            columns[6 &+ column] = t.1
-                            columns[12 &+ column] = t.2
-                            columns[18 &+ column] = t.3
-                        }
-                        for row in 0..<4 {
-                            let w = columns + row &* 6
-                            let y = outputTransform(w[0], w[1], w[2], w[3], w[4], w[5])
-                            let (y0, y1, y2, y3) = (y.0 + biasValue, y.1 + biasValue, y.2 + biasValue, y.3 + biasValue)
-                            let target = outputRows + (row &* rowStride &+ tile &* 4)
-                            for lane in 0..<8 {
-                                target[lane &* 4] = y0[lane]
-                                target[lane &* 4 &+ 1] = y1[lane]
-                                target[lane &* 4 &+ 2] = y2[lane]
-                                target[lane &* 4 &+ 3] = y3[lane]
-                            }
-                        }
-                        tile &+= 8
-                    }
-                    let firstRow = tileRow &* 4
-                    for row in 0..<min(4, outputHeight &- firstRow) {
-                        (destination + (firstRow &+ row) &* outputWidth).update(from: outputRows + row &* rowStride, count: outputWidth)
-                    }
+                    transformOutputRow(
+                        m + (channel &* tileCount &+ firstTile), transformStride: outputChannels &* tileCount, bias: bias[channel],
+                        tileRow: tileRow, scratch: scratch, into: output + plane &* outputPlane)
                 }
             }
+        }
+    }
+
+    /// Scratch of one thread's output transform: Aᵀ applied down the tile columns ([4 output
+    /// rows][6 columns] of 8 lanes), and the 4 output rows of one tile row, 4·TW (rounded up)
+    /// columns each.
+    struct OutputRows {
+        let columns: UnsafeMutablePointer<SIMD8<Float>>
+        let rows: UnsafeMutablePointer<Float>
+
+        init(_ tiles: WinogradTiles) {
+            columns = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 24)
+            columns.initialize(repeating: SIMD8<Float>(repeating: 0), count: 24)
+            rows = UnsafeMutablePointer<Float>.allocate(capacity: 4 &* tiles.rowStride)
+            rows.initialize(repeating: 0, count: 4 &* tiles.rowStride)
+        }
+
+        func deallocate() {
+            columns.deallocate()
+            rows.deallocate()
+        }
+    }
+
+    /// The output rows of one tile row of one output plane (`destination`, OH×OW) from the
+    /// products of its tiles: entry i of tile tx at `source[i·transformStride + tx]` (8 floats
+    /// readable past the row's last tile).
+    @inline(__always)
+    func transformOutputRow(
+        _ source: UnsafePointer<Float>, transformStride: Int, bias: Float, tileRow: Int, scratch: OutputRows,
+        into destination: UnsafeMutablePointer<Float>
+    ) {
+        let (columns, outputRows) = (scratch.columns, scratch.rows)
+        let biasValue = SIMD8<Float>(repeating: bias)
+        var tile = 0
+        while tile < tilesWide {
+            for column in 0..<6 {
+                @inline(__always) func load(_ row: Int) -> SIMD8<Float> {
+                    UnsafeRawPointer(source + ((row &* 6 &+ column) &* transformStride &+ tile)).loadUnaligned(as: SIMD8<Float>.self)
+                }
+                let t = outputTransform(load(0), load(1), load(2), load(3), load(4), load(5))
+                columns[column] = t.0
+                columns[6 &+ column] = t.1
+                columns[12 &+ column] = t.2
+                columns[18 &+ column] = t.3
+            }
+            for row in 0..<4 {
+                let w = columns + row &* 6
+                let y = outputTransform(w[0], w[1], w[2], w[3], w[4], w[5])
+                let (y0, y1, y2, y3) = (y.0 + biasValue, y.1 + biasValue, y.2 + biasValue, y.3 + biasValue)
+                let target = outputRows + (row &* rowStride &+ tile &* 4)
+                for lane in 0..<8 {
+                    target[lane &* 4] = y0[lane]
+                    target[lane &* 4 &+ 1] = y1[lane]
+                    target[lane &* 4 &+ 2] = y2[lane]
+                    target[lane &* 4 &+ 3] = y3[lane]
+                }
+            }
+            tile &+= 8
+        }
+        let firstRow = tileRow &* 4
+        for row in 0..<min(4, outputHeight &- firstRow) {
+            (destination + (firstRow &+ row) &* outputWidth).update(from: outputRows + row &* rowStride, count: outputWidth)
         }
     }
 }
