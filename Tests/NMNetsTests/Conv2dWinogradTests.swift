@@ -78,13 +78,18 @@ struct Conv2dWinogradTests {
         #expect(gradInputOnly.scalars == gradInput.scalars)
     }
 
-    /// r×1 and 1×r kernels (weight shape, input height and width, padding): all eligible for
-    /// one-dimensional Winograd (Inception-v3's 7×1, 1×7 at 17×17, 3×1 and 1×3 at 8×8, batch 2).
+    /// (weight shape, batch, input height and width, padding): r×1 and 1×r kernels, all eligible
+    /// for one-dimensional Winograd (Inception-v3's 7×1, 1×7 at 17×17, 3×1 and 1×3 at 8×8, batch
+    /// 2), and kernels that take it on unfolded rows (Inception-v3's 5×5 at 35×35 and 3×3 at 8×8,
+    /// a 5×3 kernel with asymmetric padding).
     static let lineCases: [([Int], Int, Int, Int, ConvolutionPadding)] = [
         ([24, 16, 7, 1], 1, 17, 17, .explicit(Padding2D(top: 3, bottom: 3, left: 0, right: 0))),
         ([16, 20, 1, 7], 1, 17, 17, .explicit(Padding2D(top: 0, bottom: 0, left: 3, right: 3))),
         ([16, 16, 3, 1], 2, 8, 8, .explicit(Padding2D(top: 1, bottom: 1, left: 0, right: 0))),
         ([20, 16, 1, 3], 1, 9, 13, .explicit(Padding2D(top: 0, bottom: 0, left: 2, right: 0))),
+        ([16, 16, 5, 5], 1, 14, 14, .symmetric(2)),
+        ([24, 16, 3, 3], 1, 8, 8, .symmetric(1)),
+        ([16, 20, 5, 3], 2, 9, 11, .explicit(Padding2D(top: 1, bottom: 3, left: 2, right: 0))),
     ]
 
     @Test(arguments: 0..<lineCases.count)
@@ -112,7 +117,8 @@ struct Conv2dWinogradTests {
     }
 
     /// Where Winograd was measured slower, im2col + GEMM is kept: fewer than 16 tiles (a 7×7
-    /// output), fewer than 16 channels, stride 2. A 14×14 output (16 tiles) takes Winograd.
+    /// output: 4 tiles of 4×4, 14 of 4 along its rows), fewer than 16 channels, stride 2. A 14×14
+    /// output (16 tiles) takes Winograd.
     @Test func winogradOnlyWhereItPays() {
         let wide = Conv2d(weight: randomTensor([32, 32, 3, 3], seed: 65), bias: nil, padding: .symmetric(1))
         #expect(!wide.forward(randomTensor([1, 32, 7, 7], seed: 66)).cache.isWinograd)

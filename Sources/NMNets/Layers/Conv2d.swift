@@ -14,12 +14,13 @@ public enum ConvolutionPadding: Sendable, Equatable {
 
 /// 2-D convolution over `[N, C, H, W]` (PyTorch `nn.Conv2d`, cross-correlation).
 ///
-/// Five code paths with one contract: depthwise convolutions (groups == channels, one filter
+/// Six code paths with one contract: depthwise convolutions (groups == channels, one filter
 /// each) use a direct kernel; 1×1 convolutions with stride 1 and no padding are a plain GEMM;
-/// 3×3 stride-1 convolutions with enough channels and tiles use Winograd F(4×4, 3×3), and
-/// stride-1 r×1 and 1×r ones (Inception's 7×1, 1×7, 3×1, 1×3) Winograd F(4, r) along their axis,
-/// forward and backward to the input (see `isWinogradEnabled`); everything else is im2col +
-/// GEMM. Grouped convolutions reshape without copying.
+/// 3×3 stride-1 convolutions with enough channels and tiles use Winograd F(4×4, 3×3), stride-1
+/// r×1 and 1×r ones (Inception's 7×1, 1×7, 3×1, 1×3) Winograd F(4, r) along their axis, and
+/// other stride-1 kernels (Inception's 5×5, 3×3 at 8×8) their rows unfolded and Winograd
+/// F(4, KW) along the width, forward and backward to the input (see `isWinogradEnabled`);
+/// everything else is im2col + GEMM. Grouped convolutions reshape without copying.
 public struct Conv2d: Layer {
     public var weight: Tensor  // [OC, IC/groups, KH, KW]
     public var bias: Tensor?  // [OC]
@@ -146,6 +147,33 @@ public struct Conv2d: Layer {
             && tiles >= Self.winogradMinimumTiles && Self.isWinogradEnabled
     }
 
+    /// When a KH×KW kernel (KH > 1, 2 ≤ KW ≤ 9) that the 3×3 Winograd path does not take runs as
+    /// its rows unfolded (`rowGeometry`: im2col with a KH×1 kernel, `[N, C·KH, OH, W]`) convolved
+    /// with the weight read as `[K, C·KH, 1, KW]` by one-dimensional Winograd along the width:
+    /// KW / 4 + 3/4 multiplications per output and tap row instead of KW. Stride and dilation 1,
+    /// at most KW − 1 of padding left and right, the same channel and tile minimums as the other
+    /// Winograd paths (tiles of 4 outputs along each output row).
+    private func usesUnfoldedRows(_ geometry: ConvGeometry, batch: Int) -> Bool {
+        let p = geometry.padding
+        let tiles = batch * geometry.outputHeight * ((geometry.outputWidth + 3) / 4)
+        return geometry.kernelHeight > 1 && (2...9).contains(geometry.kernelWidth) && stride == (1, 1) && dilation == (1, 1) && groups == 1
+            && max(p.left, p.right) <= geometry.kernelWidth - 1
+            && inputChannels >= Self.winogradMinimumChannels && outputChannels >= Self.winogradMinimumChannels
+            && tiles >= Self.winogradMinimumTiles && Self.isWinogradEnabled
+    }
+
+    /// The KH×1 geometry whose im2col unfolds the rows for `usesUnfoldedRows`: `[N, C·KH, OH·W]`,
+    /// row c·KH + kh holding input row oh − padTop + kh of channel c.
+    private func rowGeometry(_ geometry: ConvGeometry) -> ConvGeometry {
+        let p = geometry.padding
+        return ConvGeometry(
+            channels: geometry.channels, inputHeight: geometry.inputHeight, inputWidth: geometry.inputWidth,
+            kernelHeight: geometry.kernelHeight, kernelWidth: 1, padding: Padding2D(top: p.top, bottom: p.bottom, left: 0, right: 0))
+    }
+
+    /// The weight as the 1×KW filters of the unfolded rows: `[K, C·KH, 1, KW]` (a reshape).
+    private var rowFilterWeight: Tensor { weight.reshaped([outputChannels, inputChannels * kernelSize.height, 1, kernelSize.width]) }
+
     /// Whether 1×1, im2col and Winograd convolutions multiply by packed copies of the weight
     /// (forward and transposed, or the 36 Winograd matrices, made once per weight: `PackedMatrix`)
     /// instead of calling OpenBLAS, which packs the weight anew on every call. Defaults to on
@@ -164,8 +192,20 @@ public struct Conv2d: Layer {
         var geometry: ConvGeometry
         var input: Tensor?  // [N, C, H, W]
         var columns: Tensor?  // [N, C·KH·KW, OH·OW]
-        /// Whether the forward pass (and so the backward pass) took a Winograd path (3×3 or one-dimensional).
-        public internal(set) var isWinograd = false
+        /// The Winograd path the forward pass (and so the backward pass) took, or nil.
+        var winograd: WinogradPath?
+        /// Whether the forward pass (and so the backward pass) took a Winograd path.
+        public var isWinograd: Bool { winograd != nil }
+    }
+
+    /// The Winograd paths of `forward` and `backward`.
+    enum WinogradPath {
+        /// F(4×4, 3×3).
+        case tiles3x3
+        /// F(4, r) along the axis of an r×1 or 1×r kernel.
+        case line
+        /// Rows unfolded, then F(4, KW) along the width.
+        case unfoldedRows
     }
 
     public func forward(_ input: Tensor) -> (output: Tensor, cache: Cache) {
@@ -211,13 +251,23 @@ public struct Conv2d: Layer {
         } else if usesWinograd(geometry, batch: batch) {
             output = winogradConvolution(input, filter: weightTransforms.winogradFilter(for: weight, packed: usesPackedWeights), bias: bias, padding: geometry.padding)  // [N, OC, OH, OW]
             cache.input = input
-            cache.isWinograd = true
+            cache.winograd = .tiles3x3
         } else if usesLineWinograd(geometry, batch: batch) {
             output = lineWinogradConvolution(
                 input, filter: weightTransforms.lineWinogradFilter(for: weight, packed: usesPackedWeights), bias: bias,
                 padding: geometry.padding, clampUpper: clampUpper)  // [N, OC, OH, OW]
             cache.input = input
-            cache.isWinograd = true
+            cache.winograd = .line
+            isClamped = true
+        } else if usesUnfoldedRows(geometry, batch: batch) {
+            let p = geometry.padding
+            let rows = im2col(input, geometry: rowGeometry(geometry))  // [N, C·KH, OH·W]
+            output = lineWinogradConvolution(
+                rows.reshaped([batch, inputChannels * kernelSize.height, outputHeight, geometry.inputWidth]),
+                filter: weightTransforms.lineWinogradFilter(for: rowFilterWeight, packed: usesPackedWeights), bias: bias,
+                padding: Padding2D(top: 0, bottom: 0, left: p.left, right: p.right), clampUpper: clampUpper)  // [N, OC, OH, OW]
+            cache.input = input
+            cache.winograd = .unfoldedRows
             isClamped = true
         } else {
             let columns = im2col(input, geometry: geometry)  // [N, C·KH·KW, OH·OW]
@@ -267,13 +317,21 @@ public struct Conv2d: Layer {
             if parameterGradients {
                 gradLayer!.weight = weightGradient(gradOutput, columns: input, geometry: geometry)  // a 1×1 input is its own columns
             }
-        } else if cache.isWinograd, let input = cache.input {
-            if geometry.kernelHeight == 3 && geometry.kernelWidth == 3 {
+        } else if let path = cache.winograd, let input = cache.input {
+            switch path {
+            case .tiles3x3:
                 gradInput = winogradConvolutionBackwardInput(
                     gradOutput, filter: weightTransforms.winogradInputGradientFilter(for: weight, packed: usesPackedWeights), padding: geometry.padding)  // [N, C, H, W]
-            } else {
+            case .line:
                 gradInput = lineWinogradConvolutionBackwardInput(
                     gradOutput, filter: weightTransforms.lineWinogradInputGradientFilter(for: weight, packed: usesPackedWeights), padding: geometry.padding)  // [N, C, H, W]
+            case .unfoldedRows:
+                let p = geometry.padding
+                let gradRows = lineWinogradConvolutionBackwardInput(
+                    gradOutput, filter: weightTransforms.lineWinogradInputGradientFilter(for: rowFilterWeight, packed: usesPackedWeights),
+                    padding: Padding2D(top: 0, bottom: 0, left: p.left, right: p.right))  // [N, C·KH, OH, W]
+                let rows = rowGeometry(geometry)
+                gradInput = col2im(gradRows.reshaped([batch, rows.columnRows, rows.columnCount]), geometry: rows)  // [N, C, H, W]
             }
             if parameterGradients {
                 gradLayer!.weight = weightGradient(gradOutput, columns: im2col(input, geometry: geometry), geometry: geometry)
