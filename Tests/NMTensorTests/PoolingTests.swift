@@ -45,6 +45,10 @@ struct PoolingCase: Sendable, CustomTestStringConvertible {
             channels: 3, inputHeight: 9, inputWidth: 19, kernelHeight: 2, kernelWidth: 3, strideHeight: 2, strideWidth: 1,
             padding: Padding2D(top: 1, bottom: 0, left: 2, right: 1))),
         .make(channels: 40, height: 17, width: 17, kernel: 3, stride: 1, padding: Padding2D(1)),  // Inception 17×17, split across threads
+        // Inception-v3's unpadded 3×3 stride-2 pools on rows wide enough for 8 windows at a time,
+        // odd and even widths (vector groups plus a scalar tail).
+        .make(batch: 1, height: 35, width: 37, kernel: 3, stride: 2),
+        .make(height: 20, width: 40, kernel: 3, stride: 2),
     ]
 }
 
@@ -150,6 +154,22 @@ private func distinctValues(_ shape: [Int], seed: UInt64) -> Tensor {
         let probe = randomTensor(output.shape, seed: 59)
         let gradInput = maxPool2DBackward(probe, input: input, output: output, geometry: g)
         #expect(gradInput == referenceMaxPoolBackward(probe, argmax: expected.argmax, geometry: g))
+    }
+
+    @Test(arguments: PoolingCase.sweep)
+    func maxPoolBackwardRoutesTiesToTheFirstMaximum(_ testCase: PoolingCase) {
+        // Values from {0, 1, 2} without NaN (many ties; such planes take the fast kernels where
+        // they apply): each gradient goes to the first maximum of its window.
+        let g = testCase.geometry
+        var generator = SeededGenerator(seed: 55)
+        let shape = [testCase.batch, g.channels, g.inputHeight, g.inputWidth]
+        let input = Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float(Int.random(in: 0..<3, using: &generator)) })
+        let output = maxPool2D(input, geometry: g)
+        let expected = referenceMaxPool(input, geometry: g)
+        #expect(output == expected.output)
+        let probe = randomTensor(output.shape, seed: 61)
+        let gradInput = maxPool2DBackward(probe, input: input, output: output, geometry: g)
+        #expect(gradInput == referenceMaxPoolBackward(probe, argmax: expected.argmax, geometry: g), "\(testCase)")
     }
 
     @Test(arguments: PoolingCase.sweep)

@@ -30,11 +30,16 @@ public func maxPool2D(_ input: Tensor, geometry: ConvGeometry) -> Tensor {
         input.scalars.withUnsafeBufferPointer { inputBuffer in
             output.scalars.withUnsafeMutableBufferPointer { outputBuffer in
                 let (source, destination) = (inputBuffer.baseAddress!, outputBuffer.baseAddress!)
+                let isThreeByThreeStrideTwo = isUnpaddedMaxPool3x3Stride2(geometry)
                 parallelFor(batch * channels, minimumChunk: planesPerChunk(workPerPlane: outputPlane &* kernelHeight &* kernelWidth)) { planes in
+                    let rowMax = UnsafeMutablePointer<Float>.allocate(capacity: isThreeByThreeStrideTwo ? width + 16 : 0)
+                    defer { rowMax.deallocate() }
                     for plane in planes {
                         let (image, out) = (source + plane &* inputPlane, destination + plane &* outputPlane)
                         if containsNaN(image, count: inputPlane) {
                             windows.fold(image, into: out) { current, value in current.isNaN || !(value > current || value.isNaN) ? current : value }
+                        } else if isThreeByThreeStrideTwo {
+                            maxPool3x3Stride2Plane(image, width: width, outputHeight: outputHeight, outputWidth: outputWidth, rowMax: rowMax, into: out)
                         } else {
                             windows.fold(image, into: out) { current, value in value > current ? value : current }
                         }
@@ -81,9 +86,16 @@ public func maxPool2DBackward(_ gradOutput: Tensor, input: Tensor, output: Tenso
                         // branch-free scan in reverse tap order: its last match is the first in order.
                         let (insideRows, insideColumns) = (rows.windowsInside(kernel: kernelHeight), cols.windowsInside(kernel: kernelWidth))
                         let (rowStep, columnStep) = (rows.dilation &* width, cols.dilation)
+                        let isThreeByThreeStrideTwo = isUnpaddedMaxPool3x3Stride2(geometry)
                         parallelFor(batch * channels, minimumChunk: planesPerChunk(workPerPlane: outputPlane &* kernelHeight &* kernelWidth)) { planes in
                             for plane in planes {
                                 let (image, result) = (source + plane &* inputPlane, destination + plane &* inputPlane)
+                                if isThreeByThreeStrideTwo && !containsNaN(maxima + plane &* outputPlane, count: outputPlane) {
+                                    maxPool3x3Stride2BackwardPlane(
+                                        image, width: width, outputHeight: outputHeight, outputWidth: outputWidth, maxima: maxima + plane &* outputPlane,
+                                        gradOutput: gradients + plane &* outputPlane, into: result)
+                                    continue
+                                }
                                 for outputRow in 0..<outputHeight {
                                     let isRowInside = insideRows.contains(outputRow)
                                     let rowCorner = (outputRow &* strideHeight &+ rows.offset(tap: 0)) &* width &+ cols.offset(tap: 0)
@@ -171,16 +183,21 @@ private struct PoolingWindows {
     }
 }
 
-/// Whether any of `count` floats at `values` is NaN: one branch-free pass over their bit
-/// patterns (exponent all ones and a non-zero mantissa), which the compiler vectorises.
+/// Whether any of `count` floats at `values` is NaN: one pass, 8 lanes at a time (x ≠ x), with
+/// no branch until the end.
 private func containsNaN(_ values: UnsafePointer<Float>, count: Int) -> Bool {
-    values.withMemoryRebound(to: UInt32.self, capacity: count) { bits in
-        var found: UInt32 = 0
-        for index in 0..<count {
-            found |= (bits[index] & 0x7fff_ffff) > 0x7f80_0000 ? 1 : 0
-        }
-        return found != 0
+    var found = SIMDMask<SIMD8<Int32>>(repeating: false)
+    var index = 0
+    while index &+ 8 <= count {
+        let v = UnsafeRawPointer(values + index).loadUnaligned(as: SIMD8<Float>.self)
+        found .|= v .!= v
+        index &+= 8
     }
+    while index < count {
+        if values[index].isNaN { return true }
+        index &+= 1
+    }
+    return any(found)
 }
 
 /// 2-D average pooling (PyTorch `avg_pool2d`, floor mode).
