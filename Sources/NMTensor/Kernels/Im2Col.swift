@@ -41,7 +41,6 @@ public func im2col(_ input: Tensor, geometry: ConvGeometry, into columns: inout 
     let cols = ConvolutionAxis(columnsOf: geometry)
     let validColumns = (0..<kernelWidth).map { cols.validOutputs(tap: $0) }
     let planeSize = height * width
-    let planeColumns = kernelHeight * kernelWidth * outputHeight * outputWidth
     if input.count == 0 {
         // H or W is 0: every window lies in the padding.
         columns.scalars.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
@@ -52,34 +51,36 @@ public func im2col(_ input: Tensor, geometry: ConvGeometry, into columns: inout 
         columns.scalars.withUnsafeMutableBufferPointer { columnBuffer in
             let source = inputBuffer.baseAddress!
             let destination = columnBuffer.baseAddress!
-            parallelFor(batch * channels, minimumChunk: planesPerChunk(workPerPlane: planeColumns)) { planes in
-                for plane in planes {
+            // One unit per (plane, kernel row): a contiguous block of KW·OH·OW columns (few-channel
+            // inputs such as RGB images split evenly over the threads too).
+            let rowColumns = kernelWidth &* outputHeight &* outputWidth
+            parallelFor(batch * channels * kernelHeight, minimumChunk: planesPerChunk(workPerPlane: rowColumns)) { units in
+                for unit in units {
+                    let (plane, kernelRow) = (unit / kernelHeight, unit % kernelHeight)
                     let image = source + plane &* planeSize
-                    var row = destination + plane &* planeColumns
-                    for kernelRow in 0..<kernelHeight {
-                        for kernelColumn in 0..<kernelWidth {
-                            let valid = validColumns[kernelColumn]
-                            let columnOffset = cols.offset(tap: kernelColumn)
-                            for outputRow in 0..<outputHeight {
-                                let out = row + outputRow &* outputWidth
-                                let inputRow = outputRow &* strideHeight &+ rows.offset(tap: kernelRow)
-                                if inputRow < 0 || inputRow >= height {
-                                    out.update(repeating: 0, count: outputWidth)
-                                    continue
-                                }
-                                let base = inputRow &* width &+ columnOffset
-                                out.update(repeating: 0, count: valid.lowerBound)
-                                if strideWidth == 1 {
-                                    (out + valid.lowerBound).update(from: image + (base &+ valid.lowerBound), count: valid.count)
-                                } else {
-                                    for outputColumn in valid {
-                                        out[outputColumn] = image[base &+ outputColumn &* strideWidth]
-                                    }
-                                }
-                                (out + valid.upperBound).update(repeating: 0, count: outputWidth &- valid.upperBound)
+                    var row = destination + unit &* rowColumns
+                    for kernelColumn in 0..<kernelWidth {
+                        let valid = validColumns[kernelColumn]
+                        let columnOffset = cols.offset(tap: kernelColumn)
+                        for outputRow in 0..<outputHeight {
+                            let out = row + outputRow &* outputWidth
+                            let inputRow = outputRow &* strideHeight &+ rows.offset(tap: kernelRow)
+                            if inputRow < 0 || inputRow >= height {
+                                out.update(repeating: 0, count: outputWidth)
+                                continue
                             }
-                            row += outputHeight &* outputWidth
+                            let base = inputRow &* width &+ columnOffset
+                            out.update(repeating: 0, count: valid.lowerBound)
+                            if strideWidth == 1 {
+                                (out + valid.lowerBound).update(from: image + (base &+ valid.lowerBound), count: valid.count)
+                            } else {
+                                for outputColumn in valid {
+                                    out[outputColumn] = image[base &+ outputColumn &* strideWidth]
+                                }
+                            }
+                            (out + valid.upperBound).update(repeating: 0, count: outputWidth &- valid.upperBound)
                         }
+                        row += outputHeight &* outputWidth
                     }
                 }
             }
@@ -111,7 +112,6 @@ public func col2im(_ columns: Tensor, geometry: ConvGeometry, into image: inout 
     let strideWidth = geometry.strideWidth
     let rows = ConvolutionAxis(rowsOf: geometry)
     let cols = ConvolutionAxis(columnsOf: geometry)
-    let validRows = (0..<kernelHeight).map { rows.validOutputs(tap: $0) }
     let validColumns = (0..<kernelWidth).map { cols.validOutputs(tap: $0) }
     let planeSize = height * width
     let planeColumns = kernelHeight * kernelWidth * outputHeight * outputWidth
@@ -120,16 +120,24 @@ public func col2im(_ columns: Tensor, geometry: ConvGeometry, into image: inout 
         image.scalars.withUnsafeMutableBufferPointer { imageBuffer in
             let source = columnBuffer.baseAddress!
             let destination = imageBuffer.baseAddress!
-            // Each (n, c) plane of the image is written by exactly one chunk.
-            parallelFor(batch * channels, minimumChunk: planesPerChunk(workPerPlane: planeColumns)) { planes in
-                for plane in planes {
+            // Units of (n, c) plane and block of image rows: each image row is written by exactly one
+            // unit, adding the taps in the same order as a whole plane would (few-channel images,
+            // such as RGB inputs, are split into row blocks so that every thread has work).
+            let planes = batch * channels
+            let rowBlocks = min(height, max(1, 4 * ComputeThreads.count / max(1, planes)))
+            parallelFor(planes * rowBlocks, minimumChunk: planesPerChunk(workPerPlane: planeColumns / rowBlocks)) { units in
+                for unit in units {
+                    let (plane, block) = (unit / rowBlocks, unit % rowBlocks)
+                    let imageRows = (height * block / rowBlocks)..<(height * (block + 1) / rowBlocks)
                     let imagePlane = destination + plane &* planeSize
                     var row = source + plane &* planeColumns
                     for kernelRow in 0..<kernelHeight {
+                        // The output rows whose tap kernelRow reads an image row of this block.
+                        let blockRows = rows.outputs(tap: kernelRow, readingRows: imageRows)
                         for kernelColumn in 0..<kernelWidth {
                             let valid = validColumns[kernelColumn]
                             let columnOffset = cols.offset(tap: kernelColumn)
-                            for outputRow in validRows[kernelRow] {
+                            for outputRow in blockRows {
                                 let inputRow = outputRow &* geometry.strideHeight &+ rows.offset(tap: kernelRow)
                                 let from = row + outputRow &* outputWidth
                                 let base = inputRow &* width &+ columnOffset
@@ -200,6 +208,18 @@ struct ConvolutionAxis {
         let (first, last) = (validOutputs(tap: 0), validOutputs(tap: kernel - 1))
         let lower = max(first.lowerBound, last.lowerBound)
         return lower..<max(lower, min(first.upperBound, last.upperBound))
+    }
+
+    /// The outputs `o` with `o·stride + offset(tap)` in `inputs` (a subrange of the input): a
+    /// contiguous range.
+    func outputs(tap: Int, readingRows inputs: Range<Int>) -> Range<Int> {
+        let offset = offset(tap: tap)
+        // o ≥ ⌈(lower − offset) / stride⌉ and o ≤ ⌊(upper − 1 − offset) / stride⌋, within 0..<outputSize.
+        func ceilDivide(_ a: Int, _ b: Int) -> Int { a >= 0 ? (a + b - 1) / b : -((-a) / b) }
+        func floorDivide(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
+        let lower = max(0, ceilDivide(inputs.lowerBound - offset, stride))
+        let upper = min(outputSize, floorDivide(inputs.upperBound - 1 - offset, stride) + 1)
+        return lower..<max(lower, upper)
     }
 
     /// The outputs `o` with `0 ≤ o·stride + offset(tap) < inputSize`: a contiguous range.
