@@ -46,6 +46,9 @@ struct DepthwiseCase: Sendable, CustomTestStringConvertible {
             channels: 2, inputHeight: 2, inputWidth: 6, kernelHeight: 3, kernelWidth: 3)))  // OH = 0
         // Enough planes for parallelFor to split the work.
         cases.append(.tensorFlowSame(batch: 2, channels: 24, height: 28, width: 28, kernel: 5, stride: 2))
+        // Stride 2 with output rows of whole 8-lane blocks (16 wide): the input gradient reads
+        // the gradient rows in place instead of a zero-padded copy.
+        cases.append(.tensorFlowSame(batch: 1, channels: 4, height: 10, width: 32, kernel: 5, stride: 2))
         return cases
     }()
 }

@@ -123,11 +123,23 @@ public func depthwiseConvolutionBackwardInput(_ gradOutput: Tensor, weight: Tens
                     let offsets = UnsafeMutablePointer<Int>.allocate(capacity: layout.taps)
                     defer { offsets.deallocate() }
                     layout.writeTapOffsets(offsets)
+                    // The gradient plane with rows padded by zeros to whole 8-lane blocks (a copy
+                    // unless they are whole blocks already).
+                    let isBlocked = layout.outputWidth == layout.blockedOutputWidth
+                    let paddedCount = isBlocked ? 0 : layout.outputHeight &* layout.blockedOutputWidth
+                    let paddedGradient = UnsafeMutablePointer<Float>.allocate(capacity: paddedCount)
+                    defer { paddedGradient.deallocate() }
+                    paddedGradient.initialize(repeating: 0, count: paddedCount)
                     for plane in planes {
                         scratch.update(repeating: 0, count: layout.scratchCount)
-                        layout.accumulateTransposed(
-                            source + plane &* layout.outputPlane, taps: offsets, weights: weights + (plane % channels) &* layout.taps,
-                            into: scratch)
+                        var gradient = source + plane &* layout.outputPlane
+                        if !isBlocked {
+                            for row in 0..<layout.outputHeight {
+                                (paddedGradient + row &* layout.blockedOutputWidth).update(from: gradient + row &* layout.outputWidth, count: layout.outputWidth)
+                            }
+                            gradient = UnsafePointer(paddedGradient)
+                        }
+                        layout.accumulateTransposed(gradient, taps: offsets, weights: weights + (plane % channels) &* layout.taps, into: scratch)
                         layout.gather(scratch, into: destination + plane &* layout.inputPlane)
                     }
                 }
@@ -325,30 +337,33 @@ private struct PhaseLayout {
         }
     }
 
+    /// Output columns rounded up to whole 8-lane blocks.
+    var blockedOutputWidth: Int { (outputWidth + 7) / 8 * 8 }
+
     /// The adjoint of `correlate` (without bias): adds `weights[t] · gradient[oh, ow]` to
     /// `scratch[oh·SH·phaseWidth + offsets[t] + ow]` for every tap and output.
+    /// - Parameter gradient: `OH` rows of `blockedOutputWidth` floats, zero past `OW`, so that
+    ///   every row is whole 8-lane blocks: the lanes past a row add zeros (within the scratch's
+    ///   slack), and no column goes scalar.
     @inline(__always)
     func accumulateTransposed(
         _ gradient: UnsafePointer<Float>, taps offsets: UnsafePointer<Int>, weights: UnsafePointer<Float>,
         into scratch: UnsafeMutablePointer<Float>
     ) {
+        let rowStride = blockedOutputWidth
         for outputRow in 0..<outputHeight {
             let rowBase = scratch + outputRow &* strideHeight &* phaseWidth
-            let gradientRow = gradient + outputRow &* outputWidth
+            let gradientRow = gradient + outputRow &* rowStride
             for tap in 0..<taps {
                 let tapWeight = weights[tap]
                 let target = rowBase + offsets[tap]
                 var column = 0
-                while column &+ 8 <= outputWidth {
+                while column < rowStride {
                     let pointer = UnsafeMutableRawPointer(target + column)
                     let updated = pointer.loadUnaligned(as: SIMD8<Float>.self)
                         + tapWeight * UnsafeRawPointer(gradientRow + column).loadUnaligned(as: SIMD8<Float>.self)
                     pointer.storeBytes(of: updated, as: SIMD8<Float>.self)
                     column &+= 8
-                }
-                while column < outputWidth {
-                    target[column] += tapWeight * gradientRow[column]
-                    column &+= 1
                 }
             }
         }
