@@ -86,16 +86,9 @@ func runLineWinogradBenchmarks(_ layers: [LineWinogradLayer], repetitions: Int) 
             print("\(layer.label): line Winograd and im2col paths disagree, relative L2 differences \(differences)")
             return false
         }
-        let passes: [(String, () -> Void, () -> Void)] = [("forward", forwardWinograd, forwardGEMM), ("bwd input", inputWinograd, inputGEMM)]
-        for (index, (pass, winograd, viaGEMM)) in passes.enumerated() {
-            let times = alternate(repetitions: repetitions, winograd, viaGEMM)
-            let (winogradMedian, gemmMedian) = (median(times.first), median(times.second))
-            totals.winograd += winogradMedian
-            totals.im2col += gemmMedian
-            print(left(index == 0 ? layer.label : "", 28) + left(pass, 10) + right(String(format: "%.3f", winogradMedian * 1e3), 10)
-                + right(String(format: "%.3f", gemmMedian * 1e3), 10) + right(String(format: "%.2fx", gemmMedian / winogradMedian), 9)
-                + right(String(format: "%.1e", differences[index]), 10))
-        }
+        timeWinogradPasses(
+            label: layer.label, labelWidth: 28, passes: [("forward", forwardWinograd, forwardGEMM), ("bwd input", inputWinograd, inputGEMM)],
+            differences: differences, repetitions: repetitions, totals: &totals)
     }
     print(left("sum of medians", 38) + right(String(format: "%.2f", totals.winograd * 1e3), 10)
         + right(String(format: "%.2f", totals.im2col * 1e3), 10) + right(String(format: "%.2fx", totals.im2col / totals.winograd), 9))

@@ -80,19 +80,30 @@ func runWinogradBenchmarks(_ layers: [Winograd3x3Layer], repetitions: Int) -> Bo
         let filterTimes = repeatedly(repetitions: max(3, repetitions / 3)) {
             blackHole(WinogradFilter(weight: weight).outputChannels)
         }
-        let passes: [(String, () -> Void, () -> Void)] = [("forward", forwardWinograd, forwardGEMM), ("bwd input", inputWinograd, inputGEMM)]
-        for (index, (pass, winograd, viaGEMM)) in passes.enumerated() {
-            let times = alternate(repetitions: repetitions, winograd, viaGEMM)
-            let (winogradMedian, gemmMedian) = (median(times.first), median(times.second))
-            totals.winograd += winogradMedian
-            totals.im2col += gemmMedian
-            print(left(index == 0 ? layer.label : "", 26) + left(pass, 10) + right(String(format: "%.3f", winogradMedian * 1e3), 10)
-                + right(String(format: "%.3f", gemmMedian * 1e3), 10) + right(String(format: "%.2fx", gemmMedian / winogradMedian), 9)
-                + right(String(format: "%.1e", differences[index]), 10)
-                + right(index == 0 ? String(format: "%.3f", median(filterTimes) * 1e3) : "", 11))
-        }
+        timeWinogradPasses(
+            label: layer.label, labelWidth: 26, passes: [("forward", forwardWinograd, forwardGEMM), ("bwd input", inputWinograd, inputGEMM)],
+            differences: differences, repetitions: repetitions, totals: &totals
+        ) { $0 == 0 ? right(String(format: "%.3f", median(filterTimes) * 1e3), 11) : "" }
     }
     print(left("sum of medians", 36) + right(String(format: "%.2f", totals.winograd * 1e3), 10)
         + right(String(format: "%.2f", totals.im2col * 1e3), 10) + right(String(format: "%.2fx", totals.im2col / totals.winograd), 9))
     return true
+}
+
+/// Times each pass of one layer, a Winograd path against im2col + GEMM alternating, prints one row
+/// per pass (the layer's label on the first, then median ms, speedup, the paths' relative
+/// difference and `extra(pass index)`), and adds the medians to `totals`.
+func timeWinogradPasses(
+    label: String, labelWidth: Int, passes: [(name: String, winograd: () -> Void, viaGEMM: () -> Void)], differences: [Double],
+    repetitions: Int, totals: inout (winograd: Double, im2col: Double), extra: (Int) -> String = { _ in "" }
+) {
+    for (index, pass) in passes.enumerated() {
+        let times = alternate(repetitions: repetitions, pass.winograd, pass.viaGEMM)
+        let (winogradMedian, gemmMedian) = (median(times.first), median(times.second))
+        totals.winograd += winogradMedian
+        totals.im2col += gemmMedian
+        print(left(index == 0 ? label : "", labelWidth) + left(pass.name, 10) + right(String(format: "%.3f", winogradMedian * 1e3), 10)
+            + right(String(format: "%.3f", gemmMedian * 1e3), 10) + right(String(format: "%.2fx", gemmMedian / winogradMedian), 9)
+            + right(String(format: "%.1e", differences[index]), 10) + extra(index))
+    }
 }
