@@ -133,7 +133,7 @@ public func col2im(_ columns: Tensor, geometry: ConvGeometry, into image: inout 
                     var row = source + plane &* planeColumns
                     for kernelRow in 0..<kernelHeight {
                         // The output rows whose tap kernelRow reads an image row of this block.
-                        let blockRows = rows.outputs(tap: kernelRow, readingRows: imageRows)
+                        let blockRows = rows.outputs(tap: kernelRow, reading: imageRows)
                         for kernelColumn in 0..<kernelWidth {
                             let valid = validColumns[kernelColumn]
                             let columnOffset = cols.offset(tap: kernelColumn)
@@ -211,25 +211,19 @@ struct ConvolutionAxis {
     }
 
     /// The outputs `o` with `o·stride + offset(tap)` in `inputs` (a subrange of the input): a
-    /// contiguous range.
-    func outputs(tap: Int, readingRows inputs: Range<Int>) -> Range<Int> {
+    /// contiguous range, empty at a position within 0...outputSize when there are none.
+    func outputs(tap: Int, reading inputs: Range<Int>) -> Range<Int> {
         let offset = offset(tap: tap)
         // o ≥ ⌈(lower − offset) / stride⌉ and o ≤ ⌊(upper − 1 − offset) / stride⌋, within 0..<outputSize.
         func ceilDivide(_ a: Int, _ b: Int) -> Int { a >= 0 ? (a + b - 1) / b : -((-a) / b) }
         func floorDivide(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
-        let lower = max(0, ceilDivide(inputs.lowerBound - offset, stride))
+        let lower = min(outputSize, max(0, ceilDivide(inputs.lowerBound - offset, stride)))
         let upper = min(outputSize, floorDivide(inputs.upperBound - 1 - offset, stride) + 1)
         return lower..<max(lower, upper)
     }
 
     /// The outputs `o` with `0 ≤ o·stride + offset(tap) < inputSize`: a contiguous range.
-    func validOutputs(tap: Int) -> Range<Int> {
-        let offset = offset(tap: tap)
-        let lower = offset >= 0 ? 0 : (-offset + stride - 1) / stride
-        let last = inputSize - 1 - offset
-        let upper = last < 0 ? 0 : min(outputSize, last / stride + 1)
-        return min(lower, upper)..<upper
-    }
+    func validOutputs(tap: Int) -> Range<Int> { outputs(tap: tap, reading: 0..<inputSize) }
 }
 
 /// Checks that `shape` is `[N, C, H, W]` with C, H, W as in `geometry`.

@@ -14,7 +14,6 @@
 // m·t − padBefore ..< + α. Transforms run 8 lines at a time in SIMD8 registers, from a copy of
 // the plane laid out with the kernel's axis as rows (transposed for 1×r kernels), zero-padded.
 
-import CBLASShim
 import Foundation
 
 /// The axis along which a one-dimensional convolution kernel extends.
@@ -109,10 +108,8 @@ public struct LineWinogradFilter: Sendable {
     /// The axis the kernel extends along.
     public let axis: KernelAxis
     let matrices: ToomCookMatrices
-    /// `[α, K, C]`, row-major; empty when `packed` holds the matrices.
-    let transformed: [Float]
-    /// The α `[K, C]` matrices packed for `PackedMatrix`'s kernel (instead of `transformed`), or nil.
-    let packed: [PackedMatrix]?
+    /// The α transformed `[K, C]` filter matrices, plain or packed.
+    let products: TransformedFilterMatrices
 
     /// The transform of a convolution's weights.
     /// - Parameters:
@@ -167,15 +164,7 @@ public struct LineWinogradFilter: Sendable {
                 }
             }
         }
-        if packed {
-            self.packed = result.withUnsafeBufferPointer { matrices in
-                (0..<alpha).map { PackedMatrix(matrices.baseAddress! + $0 * matrixSize, rows: rows, columns: columns, rowStride: max(1, columns)) }
-            }
-            transformed = []
-        } else {
-            self.packed = nil
-            transformed = result
-        }
+        products = TransformedFilterMatrices(result, count: alpha, outputChannels: rows, inputChannels: columns, packed: packed)
     }
 }
 
@@ -226,33 +215,24 @@ public func lineWinogradConvolution(
             withScratchBuffer(alpha &* outputChannels &* tileCount &+ 8) { productBuffer in
                 productBuffer.baseAddress!.advanced(by: productBuffer.count - 8).update(repeating: 0, count: 8)
                 input.scalars.withUnsafeBufferPointer { inputBuffer in
-                    filter.transformed.withUnsafeBufferPointer { filterBuffer in
-                        biasValues.withUnsafeBufferPointer { biasBuffer in
-                            output.scalars.withUnsafeMutableBufferPointer { outputBuffer in
-                                let (v, m) = (transformedBuffer.baseAddress!, productBuffer.baseAddress!)
-                                tiles.transformInput(inputBuffer.baseAddress!, channels: channels, into: v)
-                                if channels == 0 {
-                                    m.update(repeating: 0, count: alpha &* outputChannels &* tileCount)
-                                } else {
-                                    // M[i] [K, P] = U[i] [K, C] · V[i] [C, P]; the α products run concurrently, each single-threaded.
-                                    parallelFor(alpha) { range in
-                                        for i in range {
-                                            let (vi, mi) = (v + i &* channels &* tileCount, m + i &* outputChannels &* tileCount)
-                                            if let packed = filter.packed {
-                                                packed[i].multiply(vi, ldb: tileCount, n: tileCount, into: mi, ldc: tileCount, rowBias: nil, isSplit: false)
-                                            } else {
-                                                nm_sgemm(
-                                                    0, 0, Int32(outputChannels), Int32(tileCount), Int32(channels), 1,
-                                                    filterBuffer.baseAddress! + i &* outputChannels &* channels, Int32(channels),
-                                                    vi, Int32(tileCount), 0, mi, Int32(tileCount))
-                                            }
-                                        }
+                    biasValues.withUnsafeBufferPointer { biasBuffer in
+                        output.scalars.withUnsafeMutableBufferPointer { outputBuffer in
+                            let (v, m) = (transformedBuffer.baseAddress!, productBuffer.baseAddress!)
+                            tiles.transformInput(inputBuffer.baseAddress!, channels: channels, into: v)
+                            if channels == 0 {
+                                m.update(repeating: 0, count: alpha &* outputChannels &* tileCount)
+                            } else {
+                                // M[i] [K, P] = U[i] [K, C] · V[i] [C, P]; the α products run concurrently, each single-threaded.
+                                parallelFor(alpha) { range in
+                                    for i in range {
+                                        filter.products.multiply(
+                                            matrix: i, v + i &* channels &* tileCount, columns: tileCount, into: m + i &* outputChannels &* tileCount)
                                     }
                                 }
-                                tiles.transformOutput(
-                                    m, outputChannels: outputChannels, bias: biasBuffer.baseAddress!, clampUpper: clampUpper,
-                                    into: outputBuffer.baseAddress!)
                             }
+                            tiles.transformOutput(
+                                m, outputChannels: outputChannels, bias: biasBuffer.baseAddress!, clampUpper: clampUpper,
+                                into: outputBuffer.baseAddress!)
                         }
                     }
                 }

@@ -13,7 +13,6 @@
 // row is stored split by column phase modulo 4, so tile tx's column 4·tx + j is phase j % 4 at
 // index tx + j / 4 — a contiguous run for 8 consecutive tiles.
 
-import CBLASShim
 import Foundation
 
 /// Bᵀ·x for one 6-vector (the rows of Bᵀ of F(4×4, 3×3)), lane-wise over 8 tiles.
@@ -63,10 +62,8 @@ public struct WinogradFilter: Sendable {
     public let outputChannels: Int
     /// C: input channels of the convolution this filter computes.
     public let inputChannels: Int
-    /// `[36, K, C]`, row-major; empty when `packed` holds the matrices.
-    let transformed: [Float]
-    /// The 36 `[K, C]` matrices packed for `PackedMatrix`'s kernel (instead of `transformed`), or nil.
-    let packed: [PackedMatrix]?
+    /// The 36 `[K, C]` matrices, plain or packed.
+    let matrices: TransformedFilterMatrices
 
     /// The transform of a convolution's weights.
     /// - Parameters:
@@ -147,15 +144,7 @@ public struct WinogradFilter: Sendable {
                 }
             }
         }
-        if packed {
-            self.packed = result.withUnsafeBufferPointer { matrices in
-                (0..<36).map { PackedMatrix(matrices.baseAddress! + $0 * matrixSize, rows: rows, columns: columns, rowStride: max(1, columns)) }
-            }
-            transformed = []
-        } else {
-            self.packed = nil
-            transformed = result
-        }
+        matrices = TransformedFilterMatrices(result, count: 36, outputChannels: rows, inputChannels: columns, packed: packed)
     }
 }
 
@@ -213,7 +202,7 @@ public func winogradConvolution(_ input: Tensor, filter: WinogradFilter, bias: T
                                 // The 36 independent products run concurrently, each single-threaded.
                                 parallelFor(36) { range in
                                     for i in range {
-                                        filter.multiply(
+                                        filter.matrices.multiply(
                                             matrix: i, v + i &* channels &* tileCount, columns: tileCount, into: m + i &* outputChannels &* tileCount)
                                     }
                                 }
@@ -271,7 +260,7 @@ private func winogradByBlocks(
                 }
             }
             for i in 0..<36 {
-                filter.multiply(matrix: i, v + i &* channels &* blockTiles, columns: blockTiles, into: m + i &* outputChannels &* blockTiles)
+                filter.matrices.multiply(matrix: i, v + i &* channels &* blockTiles, columns: blockTiles, into: m + i &* outputChannels &* blockTiles)
             }
             for channel in 0..<outputChannels {
                 for row in 0..<rowCount {
@@ -284,22 +273,6 @@ private func winogradByBlocks(
     }
 }
 
-extension WinogradFilter {
-    /// M[i] = U[i] · V[i] on the calling thread: `v` row-major `[C, n]`, `m` row-major `[K, n]`
-    /// (overwritten), both with leading dimension n.
-    @inline(__always)
-    func multiply(matrix i: Int, _ v: UnsafePointer<Float>, columns n: Int, into m: UnsafeMutablePointer<Float>) {
-        if let packed {
-            packed[i].multiply(v, ldb: n, n: n, into: m, ldc: n, rowBias: nil, isSplit: false)
-            return
-        }
-        transformed.withUnsafeBufferPointer { u in
-            nm_sgemm(
-                0, 0, Int32(outputChannels), Int32(n), Int32(inputChannels), 1, u.baseAddress! + i &* outputChannels &* inputChannels,
-                Int32(inputChannels), v, Int32(n), 0, m, Int32(n))
-        }
-    }
-}
 
 /// `winogradConvolution` with the filter transform computed on the fly.
 /// - Parameters:
