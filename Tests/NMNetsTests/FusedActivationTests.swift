@@ -4,9 +4,11 @@ import NMTestSupport
 import Testing
 
 // Sequential runs a Conv2d or a Residual followed by relu or relu6 as one fused pass (the clamp
-// applied as the convolution stores its output, or with the residual sum). These tests hold the
-// fused pass to running the entries one by one: the same outputs and input gradients bit for
-// bit, on every convolution path and both residual forms.
+// applied as the convolution stores its output, or with the residual sum), and folds the backward
+// pass of a relu or relu6 into that of the convolution or nested network after it (the gate
+// applied as the input gradient is stored). These tests hold the fused passes to running the
+// entries one by one: the same outputs and input gradients bit for bit, on every convolution
+// path, both residual forms and a nested network.
 
 @Suite struct FusedActivationTests {
     /// Depthwise (stride 1 and 2), 1×1, im2col (stride 2) and Winograd-sized 3×3 convolutions,
@@ -27,11 +29,16 @@ import Testing
             .init("projectedResidual", Residual(
                 body: Sequential([.init("conv", conv(8, 16, 1, seed: 7))]), shortcut: Sequential([.init("conv", conv(8, 16, 1, seed: 8))]))),
             .init("act7", Activation.relu),
+            .init("depthwiseAfterActivation", conv(8, 8, 3, groups: 8, seed: 13)), .init("act8", Activation.relu6),
+            .init("nested", Sequential([.init("pointwise", conv(8, 8, 1, seed: 14)), .init("act", Activation.relu)])),
         ])
     }
 
-    /// Forward entry by entry, then backward entry by entry: the unfused reference.
-    static func unfused(_ network: Sequential, _ input: Tensor, gradient: (Tensor) -> Tensor) -> (output: Tensor, gradInput: Tensor) {
+    /// Forward entry by entry, then backward entry by entry: the unfused reference, with the
+    /// gradient flowing into every entry's output.
+    static func unfused(
+        _ network: Sequential, _ input: Tensor, gradient: (Tensor) -> Tensor
+    ) -> (output: Tensor, gradInput: Tensor, gradOutputs: [String: Tensor]) {
         var current = input
         var backwards: [(Tensor) -> Tensor] = []
         for entry in network.entries {
@@ -40,8 +47,12 @@ import Testing
             backwards.append(backward)
         }
         var grad = gradient(current)
-        for backward in backwards.reversed() { grad = backward(grad) }
-        return (current, grad)
+        var gradOutputs: [String: Tensor] = [:]
+        for (entry, backward) in zip(network.entries, backwards).reversed() {
+            gradOutputs[entry.name] = grad
+            grad = backward(grad)
+        }
+        return (current, grad, gradOutputs)
     }
 
     static func forwardOne<L: Layer>(_ layer: L, _ input: Tensor) -> (Tensor, (Tensor) -> Tensor) {
@@ -63,6 +74,21 @@ import Testing
         let (_, _, captured) = network.forward(input, capturing: ["strided", "act3", "identityResidual"])
         #expect(captured["strided"]!.scalars.contains { $0 > 6 })
         #expect(captured["identityResidual"]!.scalars.contains { $0 > 6 } && captured["identityResidual"]!.scalars.contains { $0 < 0 })
+    }
+
+    /// An activation whose gradient is asked for is not folded into the layer after it: the
+    /// captured gradients and the input gradient equal the entry-by-entry ones.
+    @Test func capturedActivationGradientsEqualEntryByEntry() {
+        let network = Self.network()
+        let input = randomTensor([1, 16, 28, 28], seed: 15)
+        let gradOutput = randomTensor([1, 8, 7, 7], seed: 16)
+        let (_, cache) = network.forward(input)
+        let names: Set<String> = ["act1", "act4", "act8", "nested"]
+        let (gradInput, _, captured) = network.backward(gradOutput, cache: cache, parameterGradients: false, capturing: names)
+        let reference = Self.unfused(network, input) { _ in gradOutput }
+        #expect(gradInput.scalars == reference.gradInput.scalars)
+        for name in names { #expect(captured[name]?.scalars == reference.gradOutputs[name]!.scalars, "\(name)") }
+        #expect(reference.gradOutputs["act4"]!.scalars.contains { $0 != 0 })
     }
 
     /// A captured convolution output is its pre-activation (that pair is not fused); the

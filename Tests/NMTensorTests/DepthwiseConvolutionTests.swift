@@ -76,6 +76,24 @@ struct DepthwiseCase: Sendable, CustomTestStringConvertible {
         assertClose(depthwiseConvolutionBackwardInput(gradOutput, weight: weight, geometry: g), expected, rtol: 1e-5, atol: 1e-5)
     }
 
+    /// A gate (relu6, relu) applied as the input gradient is stored equals gating it afterwards,
+    /// bit for bit, on the stride-1 (flipped correlation) and strided (scatter) paths; NaN and
+    /// outputs exactly at 0 or 6 block.
+    @Test(arguments: DepthwiseCase.sweep)
+    func gatedInputGradientEqualsGatingAfterwards(_ testCase: DepthwiseCase) {
+        let g = testCase.geometry
+        let weight = randomTensor([g.channels, 1, g.kernelHeight, g.kernelWidth], seed: 35)
+        let gradOutput = randomTensor([testCase.batch, g.channels, g.outputHeight, g.outputWidth], seed: 36)
+        let plain = depthwiseConvolutionBackwardInput(gradOutput, weight: weight, geometry: g)
+        for function in [ActivationFunction.relu6, .relu] {
+            var output = (randomTensor(plain.shape, seed: 37) * 8).relu()  // some at 0, some above 6
+            for (index, value) in [(0, Float.nan), (1, 6), (2, 0)] where index < output.count { output.scalars[index] = value }
+            let gate = ClampGate(function, output: output)
+            let gated = depthwiseConvolutionBackwardInput(gradOutput, weight: weight, geometry: g, gate: gate)
+            #expect(gated.scalars == gate.applied(to: plain).scalars, "\(function)")
+        }
+    }
+
     @Test(arguments: DepthwiseCase.sweep)
     func backwardWeightMatchesGradientTimesColumnsTranspose(_ testCase: DepthwiseCase) {
         let g = testCase.geometry

@@ -56,6 +56,24 @@ private func naiveBatchProduct(_ a: Tensor, _ b: Tensor, bias: Tensor?) -> Tenso
         }
     }
 
+    /// A gate (relu6, relu) applied as the product is stored equals gating it afterwards, bit for
+    /// bit, over one and several K blocks, both splits, narrow edge strips and a batch of two;
+    /// NaN and gate values exactly at 0 or 6 block.
+    @Test func gateMatchesGatingAfterwards() {
+        for (m, k, n) in [(7, 20, 33), (40, 300, 600), (300, 70, 40), (13, 9, 3)] {
+            let a = randomTensor([m, k], seed: 17)
+            let b = randomTensor([2, k, n], seed: 18)
+            let packed = PackedMatrix(a, rows: m, columns: k)
+            let plain = matmul(packed, b)
+            var output = (randomTensor(plain.shape, seed: 19) * 8).relu()  // some at 0, some above 6
+            for (index, value) in [(0, Float.nan), (1, 6), (2, 0), (m * n + 5, .nan)] { output.scalars[index] = value }
+            for function in [ActivationFunction.relu6, .relu] {
+                let gate = ClampGate(function, output: output)
+                #expect(matmul(packed, b, gate: gate).scalars == gate.applied(to: plain).scalars, "m=\(m) k=\(k) n=\(n) \(function)")
+            }
+        }
+    }
+
     /// Packing a transposed matrix reads it as its transpose: the same product as packing the
     /// explicit transpose.
     @Test func transposedPackingReadsTheTranspose() {

@@ -61,13 +61,45 @@ struct MaskProblem: Sendable {
 
     /// x̃ = s + (x − s) ⊙ m, `[1, 3, H, W]`.
     func composite(_ mask: Tensor) -> Tensor {
-        substrate + difference * mask.reshaped([1, 1] + mask.shape)
+        let plane = mask.count
+        precondition(difference.count % max(plane, 1) == 0, "MaskProblem: mask \(mask.shape) does not fit the image \(image.shape)")
+        var scalars = [Float](repeating: 0, count: difference.count)
+        substrate.scalars.withUnsafeBufferPointer { s in
+            difference.scalars.withUnsafeBufferPointer { d in
+                mask.scalars.withUnsafeBufferPointer { m in
+                    scalars.withUnsafeMutableBufferPointer { result in
+                        for channel in 0..<difference.count / max(plane, 1) {
+                            let base = channel * plane
+                            for p in 0..<plane { result[base + p] = s[base + p] + d[base + p] * m[p] }
+                        }
+                    }
+                }
+            }
+        }
+        return Tensor(shape: image.shape, scalars: scalars)
     }
 
-    /// ∂L/∂w from ∂L/∂x̃: Uᵀ(Σ_c ∂L/∂x̃ ⊙ (x − s) ⊙ m(1 − m) / T).
+    /// ∂L/∂w from ∂L/∂x̃: Uᵀ(Σ_c ∂L/∂x̃ ⊙ (x − s) ⊙ m(1 − m) / T), one pass over the pixels.
     func backpropagateToParameters(gradComposite: Tensor, mask: Tensor) -> Tensor {
-        let gradMask = (gradComposite * difference).sum(alongAxes: [0, 1])  // [H, W]
-        let gradLogits = gradMask * mask * (1 - mask) / temperature  // σ′(z/T) / T
-        return upsampling?.adjoint(gradLogits) ?? gradLogits
+        precondition(gradComposite.shape == difference.shape, "MaskProblem: gradient \(gradComposite.shape) is not \(difference.shape)")
+        let plane = mask.count
+        let channels = difference.count / plane
+        let temperature = self.temperature
+        var gradLogits = [Float](repeating: 0, count: plane)
+        gradComposite.scalars.withUnsafeBufferPointer { g in
+            difference.scalars.withUnsafeBufferPointer { d in
+                mask.scalars.withUnsafeBufferPointer { m in
+                    gradLogits.withUnsafeMutableBufferPointer { result in
+                        for channel in 0..<channels {
+                            let (gc, dc) = (g.baseAddress! + channel * plane, d.baseAddress! + channel * plane)
+                            for p in 0..<plane { result[p] += gc[p] * dc[p] }  // ∂L/∂m
+                        }
+                        for p in 0..<plane { result[p] = result[p] * m[p] * (1 - m[p]) / temperature }  // σ′(z/T) / T
+                    }
+                }
+            }
+        }
+        let fine = Tensor(shape: mask.shape, scalars: gradLogits)
+        return upsampling?.adjoint(fine) ?? fine
     }
 }

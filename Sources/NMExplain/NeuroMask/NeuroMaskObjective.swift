@@ -52,18 +52,8 @@ public struct NeuroMaskObjective: Sendable {
         // ∂(a·CE)/∂w = Uᵀ(Σ_c ∂(a·CE)/∂x̃ ⊙ (x − s) ⊙ m(1 − m) / T)
         var gradient = problem.backpropagateToParameters(gradComposite: gradComposite, mask: mask)
 
-        // ∂(b·mean|w + L|)/∂w = b · sign(w + L) / count
-        let offset = configuration.sparsityOffset
-        let count = Float(w.count)
-        var sparsitySum = 0.0
-        for index in 0..<w.count {
-            let shifted = w.scalars[index] + offset
-            sparsitySum += Double(abs(shifted))
-            let sign: Float = shifted > 0 ? 1 : (shifted < 0 ? -1 : 0)
-            gradient.scalars[index] += configuration.sparsityWeight * sign / count
-        }
         let (smoothnessLoss, smoothnessGradient) = laplacian.valueAndGradient(w)
-        gradient += smoothnessGradient * configuration.smoothnessWeight
+        let sparsitySum = addPenaltyGradients(to: &gradient, w: w, smoothnessGradient: smoothnessGradient)
 
         let sparsityLoss = Float(sparsitySum / Double(w.count))
         let total = configuration.predictionWeight * predictionLoss + configuration.sparsityWeight * sparsityLoss
@@ -72,5 +62,28 @@ public struct NeuroMaskObjective: Sendable {
             iteration: 0, totalLoss: total, predictionLoss: predictionLoss, sparsityLoss: sparsityLoss,
             smoothnessLoss: smoothnessLoss, targetProbability: targetProbability)
         return (step, gradient)
+    }
+
+    /// Adds ∂(b·mean|w + L|)/∂w = b · sign(w + L) / count and g · ∂(smoothness)/∂w to
+    /// `gradient`, in one pass; returns Σ|w + L| (in Double).
+    private func addPenaltyGradients(to gradient: inout Tensor, w: Tensor, smoothnessGradient: Tensor) -> Double {
+        let (offset, sparsityWeight, smoothnessWeight) =
+            (configuration.sparsityOffset, configuration.sparsityWeight, configuration.smoothnessWeight)
+        let count = Float(w.count)
+        var sparsitySum = 0.0
+        w.scalars.withUnsafeBufferPointer { parameters in
+            smoothnessGradient.scalars.withUnsafeBufferPointer { smoothness in
+                gradient.scalars.withUnsafeMutableBufferPointer { result in
+                    for index in 0..<parameters.count {
+                        let shifted = parameters[index] + offset
+                        sparsitySum += Double(abs(shifted))
+                        let sign: Float = shifted > 0 ? 1 : (shifted < 0 ? -1 : 0)
+                        result[index] += sparsityWeight * sign / count
+                        result[index] += smoothness[index] * smoothnessWeight
+                    }
+                }
+            }
+        }
+        return sparsitySum
     }
 }

@@ -289,6 +289,20 @@ public struct Conv2d: Layer {
     }
 
     public func backward(_ gradOutput: Tensor, cache: Cache, parameterGradients: Bool) -> (gradInput: Tensor, gradLayer: Conv2d?) {
+        backward(gradOutput, cache: cache, parameterGradients: parameterGradients, gate: nil)
+    }
+
+    /// `backward` followed by the backward pass of the relu or relu6 whose output was this
+    /// layer's input (`gate`): the same values as `gate.applied(to: backward(…).gradInput)`,
+    /// with the gate applied as the depthwise and packed 1×1 kernels store the input gradient
+    /// (one pass over it less), else as a separate pass.
+    public func backward(
+        _ gradOutput: Tensor, cache: Cache, parameterGradients: Bool, gatingInputBy gate: ClampGate
+    ) -> (gradInput: Tensor, gradLayer: Conv2d?) {
+        backward(gradOutput, cache: cache, parameterGradients: parameterGradients, gate: gate)
+    }
+
+    private func backward(_ gradOutput: Tensor, cache: Cache, parameterGradients: Bool, gate: ClampGate?) -> (gradInput: Tensor, gradLayer: Conv2d?) {
         let geometry = cache.geometry
         let batch = gradOutput.shape[0]
         let groupOut = outputChannels / groups
@@ -298,17 +312,21 @@ public struct Conv2d: Layer {
             gradLayer = self
             gradLayer!.bias = bias.map { _ in channelSum(gradOutput) }
         }
-        let gradInput: Tensor
+        var gradInput: Tensor
+        var isGated = false  // whether the kernel applied the gate
         if isDepthwise, let input = cache.input {
-            gradInput = depthwiseConvolutionBackwardInput(gradOutput, weight: weight, geometry: geometry)
+            gradInput = depthwiseConvolutionBackwardInput(gradOutput, weight: weight, geometry: geometry, gate: gate)
+            isGated = true
             if parameterGradients {
                 gradLayer!.weight = depthwiseConvolutionBackwardWeight(gradOutput, input: input, geometry: geometry)
             }
         } else if isPointwise(geometry), let input = cache.input {
             let groupIn = inputChannels / groups
             if usesPackedWeights {
-                gradInput = matmul(weightTransforms.packedInputGradient(for: weight), gradOutput.reshaped([batch, outputChannels, length]))
-                    .reshaped(input.shape)  // [N, C, H·W] → [N, C, H, W]
+                gradInput = matmul(
+                    weightTransforms.packedInputGradient(for: weight), gradOutput.reshaped([batch, outputChannels, length]), gate: gate
+                ).reshaped(input.shape)  // [N, C, H·W] → [N, C, H, W]
+                isGated = true
             } else {
                 let gradOutputGroups = gradOutput.reshaped([batch, groups, groupOut, length])  // [N, g, OC/g, H·W]
                 gradInput = matmul(weight.reshaped([groups, groupOut, groupIn]), gradOutputGroups, transposeA: true)
@@ -353,6 +371,7 @@ public struct Conv2d: Layer {
         } else {
             preconditionFailure("Conv2d.backward: cache holds neither input nor columns")
         }
+        if let gate, !isGated { gradInput = gate.applied(to: gradInput) }
         return (gradInput, gradLayer)
     }
 

@@ -74,25 +74,57 @@ public struct Sequential: Layer {
     public func backward(
         _ gradOutput: Tensor, cache: Cache, parameterGradients: Bool, capturing names: Set<String>
     ) -> (gradInput: Tensor, gradLayer: Sequential?, activationGradients: [String: Tensor]) {
+        backward(gradOutput, cache: cache, parameterGradients: parameterGradients, capturing: names, inputGate: nil)
+    }
+
+    /// `backward` followed by the backward pass of the relu or relu6 whose output was this
+    /// network's input: the gate goes to the first entry when it can apply it as it stores.
+    public func backward(
+        _ gradOutput: Tensor, cache: Cache, parameterGradients: Bool, gatingInputBy gate: ClampGate
+    ) -> (gradInput: Tensor, gradLayer: Sequential?) {
+        let (gradInput, gradLayer, _) = backward(gradOutput, cache: cache, parameterGradients: parameterGradients, capturing: [], inputGate: gate)
+        return (gradInput, gradLayer)
+    }
+
+    /// The backward walk. A relu or relu6 whose gradient is not asked for is folded into the
+    /// backward pass of the layer after it when that layer can gate its input gradient
+    /// (`ClampGatedBackward`: convolutions, nested networks), saving a pass over the gradient.
+    private func backward(
+        _ gradOutput: Tensor, cache: Cache, parameterGradients: Bool, capturing names: Set<String>, inputGate: ClampGate?
+    ) -> (gradInput: Tensor, gradLayer: Sequential?, activationGradients: [String: Tensor]) {
         precondition(cache.entryCaches.count == entries.count, "Sequential.backward: cache from a different network")
         var gradients: [String: Tensor] = [:]
         var gradLayer = parameterGradients ? self : nil
         var current = gradOutput
-        for index in entries.indices.reversed() {
+        var isInputGated = false
+        var index = entries.count - 1
+        while index >= 0 {
             let entry = entries[index]
             if names.contains(entry.name) { gradients[entry.name] = current }
             let nested = nestedNames(names, under: entry.name)
+            let foldedActivation = index > 0 ? foldableActivation(at: index - 1, cache: cache, names: names) : nil
             if !nested.isEmpty, let sequential = entry.layer as? Sequential, let typed = cache.entryCaches[index] as? Sequential.Cache {
                 let (gradInput, gradSequential, inner) = sequential.backward(current, cache: typed, parameterGradients: parameterGradients, capturing: nested)
                 for (name, value) in inner { gradients[join(entry.name, name)] = value }
                 current = gradInput
                 if let gradSequential { gradLayer?.entries[index].layer = gradSequential }
+            } else if let gate = foldedActivation ?? (index == 0 ? inputGate : nil), let gatable = entry.layer as? any ClampGatedBackward {
+                let (gradInput, gradEntry) = erasedGatedBackward(gatable, current, cache.entryCaches[index], parameterGradients, gate)
+                current = gradInput
+                if let gradEntry { gradLayer?.entries[index].layer = gradEntry }
+                if foldedActivation != nil {
+                    index -= 1  // the activation's backward pass is done
+                } else {
+                    isInputGated = true
+                }
             } else {
                 let (gradInput, gradEntry) = erasedBackward(entry.layer, current, cache.entryCaches[index], parameterGradients)
                 current = gradInput
                 if let gradEntry { gradLayer?.entries[index].layer = gradEntry }
             }
+            index -= 1
         }
+        if let inputGate, !isInputGated { current = inputGate.applied(to: current) }
         return (current, gradLayer, gradients)
     }
 
@@ -126,6 +158,16 @@ public struct Sequential: Layer {
         return (layer, activation)
     }
 
+    /// The gate of the relu or relu6 at `index`, when its backward pass can be folded into the
+    /// next entry's (its gradient is not asked for); nil otherwise.
+    private func foldableActivation(at index: Int, cache: Cache, names: Set<String>) -> ClampGate? {
+        guard let activation = entries[index].layer as? Activation, activation.function.clampUpperBound != nil,
+            !names.contains(entries[index].name), let activationCache = cache.entryCaches[index] as? Activation.Cache,
+            activationCache.isOutput
+        else { return nil }
+        return ClampGate(activation.function, output: activationCache.saved)
+    }
+
     private func nestedNames(_ names: Set<String>, under name: String) -> Set<String> {
         guard !names.isEmpty else { return [] }
         let prefix = name + "."
@@ -141,6 +183,27 @@ protocol ActivationFusable: Layer {
 
 extension Conv2d: ActivationFusable {}
 extension Residual: ActivationFusable {}
+
+/// A layer whose backward pass can apply the derivative of the relu or relu6 in front of it
+/// (a `ClampGate` on its input) as it stores its input gradient.
+protocol ClampGatedBackward: Layer {
+    /// `backward` followed by the gate: the same values as `gate.applied(to: backward(…).gradInput)`.
+    func backward(_ gradOutput: Tensor, cache: Cache, parameterGradients: Bool, gatingInputBy gate: ClampGate) -> (gradInput: Tensor, gradLayer: Self?)
+}
+
+extension Conv2d: ClampGatedBackward {}
+extension Sequential: ClampGatedBackward {}
+
+/// `layer.backward(gradOutput, cache:, parameterGradients:, gatingInputBy:)` with the cache type-erased.
+private func erasedGatedBackward<L: ClampGatedBackward>(
+    _ layer: L, _ gradOutput: Tensor, _ cache: Any, _ parameterGradients: Bool, _ gate: ClampGate
+) -> (Tensor, (any Layer)?) {
+    guard let typed = cache as? L.Cache else {
+        preconditionFailure("backward: cache of \(type(of: cache)) does not belong to \(L.self)")
+    }
+    let (gradInput, gradLayer) = layer.backward(gradOutput, cache: typed, parameterGradients: parameterGradients, gatingInputBy: gate)
+    return (gradInput, gradLayer)
+}
 
 /// `layer.forward(input, fusing: activation)` with the cache type-erased, for `Sequential`.
 private func fusedForward<L: ActivationFusable>(_ layer: L, _ input: Tensor, _ activation: ActivationFunction) -> (Tensor, Any) {

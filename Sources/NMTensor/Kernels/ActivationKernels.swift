@@ -122,9 +122,9 @@ func clampRange(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ r
     }
 }
 
-/// `r[i] = 0 < x[i] < upper ? g[i] : 0` over `range`, 8 lanes at a time.
+/// `r[i] = 0 < x[i] < upper ? g[i] : 0` over `range`, 8 lanes at a time (`r` may be `g`).
 @inline(__always)
-private func passInsideRange(
+func passInsideRange(
     _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ r: UnsafeMutablePointer<Float>, _ range: Range<Int>, upper: Float
 ) {
     var i = range.lowerBound
@@ -171,4 +171,35 @@ public func activationBackward(_ function: ActivationFunction, gradOutput: Tenso
     // relu6 and relu are linear exactly where their output is strictly inside (0, 6) / (0, ∞),
     // which is the same test on y as on x.
     return activationBackward(function, gradOutput: gradOutput, input: output)
+}
+
+/// The derivative of relu or relu6 read from its output, for a kernel to apply to the gradient
+/// it stores (one pass over that gradient less than `activationBackward`): an entry passes where
+/// `0 < output < upper` and becomes 0 elsewhere (NaN in the output blocks it), exactly as
+/// `activationBackward(function, gradOutput:, output:)`.
+public struct ClampGate: Sendable {
+    /// relu or relu6.
+    public let function: ActivationFunction
+    /// The activation's output, shaped like the gradient the gate applies to.
+    public let output: Tensor
+
+    public init(_ function: ActivationFunction, output: Tensor) {
+        precondition(function.clampUpperBound != nil, "ClampGate: \(function) is not relu or relu6")
+        self.function = function
+        self.output = output
+    }
+
+    /// 6 for relu6, ∞ for relu.
+    public var upper: Float { function.clampUpperBound! }
+
+    /// `gradient · f′` as a separate pass, for kernels that cannot apply the gate as they store.
+    public func applied(to gradient: Tensor) -> Tensor {
+        activationBackward(function, gradOutput: gradient, output: output)
+    }
+}
+
+/// `values[i] = 0 < gate[i] < upper ? values[i] : 0` over `0..<count`: a `ClampGate` applied in place.
+@inline(__always)
+func applyGate(_ gate: UnsafePointer<Float>, upper: Float, to values: UnsafeMutablePointer<Float>, count: Int) {
+    passInsideRange(values, gate, values, 0..<count, upper: upper)
 }

@@ -32,6 +32,14 @@ public func depthwiseConvolution(
 public func depthwiseConvolution(
     _ input: Tensor, weight: Tensor, bias: Tensor? = nil, geometry: ConvGeometry, clampUpper: Float? = nil, into output: inout Tensor
 ) {
+    depthwiseCorrelation(input, weight: weight, bias: bias, geometry: geometry, clampUpper: clampUpper, gate: nil, into: &output)
+}
+
+/// `depthwiseConvolution` into `output`, then clamped (`clampUpper`) or gated (`gate`, shaped like
+/// the output) plane by plane while the plane is in cache.
+private func depthwiseCorrelation(
+    _ input: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry, clampUpper: Float?, gate: ClampGate?, into output: inout Tensor
+) {
     checkImageShape(input.shape, geometry: geometry, caller: "depthwiseConvolution")
     checkDepthwiseWeight(weight.shape, geometry: geometry, caller: "depthwiseConvolution")
     precondition(bias.map { $0.count == geometry.channels } ?? true, "depthwiseConvolution: bias \(bias!.shape) for \(geometry.channels) channels")
@@ -39,6 +47,7 @@ public func depthwiseConvolution(
     let layout = PhaseLayout(geometry)
     prepareBuffer(&output, shape: [batch, geometry.channels, layout.outputHeight, layout.outputWidth])
     guard output.count > 0 else { return }
+    precondition(gate.map { $0.output.count == output.count } ?? true, "depthwise convolution: gate \(gate!.output.shape) for \(output.shape)")
     guard input.count > 0 else {
         output.scalars.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
         return
@@ -66,6 +75,7 @@ public func depthwiseConvolution(
                                 scratch, taps: offsets, weights: weights + (plane % channels) &* layout.taps,
                                 bias: biases[plane % channels], into: result)
                             if let clampUpper { clampRange(result, result, 0..<layout.outputPlane, upper: clampUpper) }
+                            gate?.apply(to: result, plane: plane, planeSize: layout.outputPlane)
                         }
                     }
                 }
@@ -82,24 +92,29 @@ public func depthwiseConvolution(
 ///   - gradOutput: `[N, C, OH, OW]`.
 ///   - weight: `[C, 1, KH, KW]`.
 ///   - geometry: the forward geometry.
+///   - gate: the relu/relu6 that produced the input (its output, `[N, C, H, W]`), applied to the
+///     gradient plane by plane as it is stored, or nil.
 /// - Returns: `[N, C, H, W]`.
-public func depthwiseConvolutionBackwardInput(_ gradOutput: Tensor, weight: Tensor, geometry: ConvGeometry) -> Tensor {
+public func depthwiseConvolutionBackwardInput(_ gradOutput: Tensor, weight: Tensor, geometry: ConvGeometry, gate: ClampGate? = nil) -> Tensor {
     checkOutputShape(gradOutput.shape, geometry: geometry, caller: "depthwiseConvolutionBackwardInput")
     return reusableTensor([gradOutput.shape[0], geometry.channels, geometry.inputHeight, geometry.inputWidth]) { gradInput in
-        depthwiseConvolutionBackwardInput(gradOutput, weight: weight, geometry: geometry, into: &gradInput)
+        depthwiseConvolutionBackwardInput(gradOutput, weight: weight, geometry: geometry, gate: gate, into: &gradInput)
     }
 }
 
 /// `depthwiseConvolutionBackwardInput` writing into a reusable buffer.
 /// - Parameter gradInput: overwritten with `[N, C, H, W]`; keeps its storage when it already
 ///   holds that many elements, and is reallocated otherwise.
-public func depthwiseConvolutionBackwardInput(_ gradOutput: Tensor, weight: Tensor, geometry: ConvGeometry, into gradInput: inout Tensor) {
+public func depthwiseConvolutionBackwardInput(
+    _ gradOutput: Tensor, weight: Tensor, geometry: ConvGeometry, gate: ClampGate? = nil, into gradInput: inout Tensor
+) {
     checkOutputShape(gradOutput.shape, geometry: geometry, caller: "depthwiseConvolutionBackwardInput")
     checkDepthwiseWeight(weight.shape, geometry: geometry, caller: "depthwiseConvolutionBackwardInput")
     let batch = gradOutput.shape[0]
     let (channels, height, width) = (geometry.channels, geometry.inputHeight, geometry.inputWidth)
     prepareBuffer(&gradInput, shape: [batch, channels, height, width])
     guard gradInput.count > 0 else { return }
+    precondition(gate.map { $0.output.count == gradInput.count } ?? true, "depthwiseConvolutionBackwardInput: gate \(gate!.output.shape) for \(gradInput.shape)")
     guard gradOutput.count > 0 else {
         gradInput.scalars.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
         return
@@ -108,7 +123,7 @@ public func depthwiseConvolutionBackwardInput(_ gradOutput: Tensor, weight: Tens
         // With stride 1 the adjoint is itself a correlation: the gradient padded by
         // (kernel − 1)·dilation − padding on each side, with the kernel flipped. The forward
         // kernel keeps its sums in registers instead of scattering into memory.
-        depthwiseConvolution(gradOutput, weight: flippedKernels(weight), geometry: transposed, into: &gradInput)
+        depthwiseCorrelation(gradOutput, weight: flippedKernels(weight), bias: nil, geometry: transposed, clampUpper: nil, gate: gate, into: &gradInput)
         return
     }
     let layout = PhaseLayout(geometry)
@@ -141,6 +156,7 @@ public func depthwiseConvolutionBackwardInput(_ gradOutput: Tensor, weight: Tens
                         }
                         layout.accumulateTransposed(gradient, taps: offsets, weights: weights + (plane % channels) &* layout.taps, into: scratch)
                         layout.gather(scratch, into: destination + plane &* layout.inputPlane)
+                        gate?.apply(to: destination + plane &* layout.inputPlane, plane: plane, planeSize: layout.inputPlane)
                     }
                 }
             }
@@ -461,4 +477,13 @@ func checkOutputShape(_ shape: [Int], geometry: ConvGeometry, caller: String) {
     precondition(
         shape.count == 4 && shape[1] == geometry.channels && shape[2] == geometry.outputHeight && shape[3] == geometry.outputWidth,
         "\(caller): gradOutput \(shape) is not [N, \(geometry.channels), \(geometry.outputHeight), \(geometry.outputWidth)]")
+}
+
+extension ClampGate {
+    /// Gates plane `plane` (of `planeSize` elements) of a gradient shaped like the output, in place.
+    fileprivate func apply(to values: UnsafeMutablePointer<Float>, plane: Int, planeSize: Int) {
+        output.scalars.withUnsafeBufferPointer { gate in
+            applyGate(gate.baseAddress! + plane &* planeSize, upper: upper, to: values, count: planeSize)
+        }
+    }
 }

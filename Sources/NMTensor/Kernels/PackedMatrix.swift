@@ -23,6 +23,8 @@ public struct PackedMatrix: Sendable {
     static let rowBlock = 96
     /// Columns of B packed at a time (a multiple of 16).
     static let columnBlock = 2048
+    /// Strips of C gated at a time: 128 columns, so that the gate is read in runs of 512 bytes.
+    static let stripsPerGate = 8
 
     /// Packs `op(A)`, where `A` is row-major with leading dimension `rowStride` and `op(A)` is
     /// `A` (`[rows, columns]`) or, with `transposed`, `Aᵀ` (A stored as `[columns, rows]`).
@@ -67,17 +69,20 @@ public struct PackedMatrix: Sendable {
     /// `C = A·B (+ rowBias)`: `b` is row-major `[columns, n]` (leading dimension `ldb`), `c`
     /// row-major `[rows, n]` (leading dimension `ldc`, overwritten), `rowBias` `rows` floats or
     /// nil. With `clampUpper`, C is then clamped to [0, clampUpper] as it is stored (a fused relu
-    /// or relu6; NaN stays NaN). With `isSplit`, split over the compute threads by column strips
-    /// (when n ≥ rows) or row panels; otherwise on the calling thread.
+    /// or relu6; NaN stays NaN). With `gate` (`[rows, n]`, leading dimension `ldc`), each entry of C
+    /// is kept where `0 < gate < upper` and zeroed elsewhere, tile by tile while it is in cache
+    /// (a `ClampGate`). With `isSplit`, split over the compute threads by column strips (when
+    /// n ≥ rows) or row panels; otherwise on the calling thread.
     public func multiply(
         _ b: UnsafePointer<Float>, ldb: Int, n: Int, into c: UnsafeMutablePointer<Float>, ldc: Int, rowBias: UnsafePointer<Float>?,
-        clampUpper: Float? = nil, isSplit: Bool = true
+        clampUpper: Float? = nil, gate: (values: UnsafePointer<Float>, upper: Float)? = nil, isSplit: Bool = true
     ) {
         guard rows > 0 && n > 0 else { return }
         if columns == 0 {
             for row in 0..<rows {
                 (c + row * ldc).update(repeating: rowBias?[row] ?? 0, count: n)
                 if let clampUpper { clampRange(c + row * ldc, c + row * ldc, 0..<n, upper: clampUpper) }
+                if let gate { applyGate(gate.values + row * ldc, upper: gate.upper, to: c + row * ldc, count: n) }
             }
             return
         }
@@ -92,7 +97,7 @@ public struct PackedMatrix: Sendable {
                     let share = (units * part / parts)..<(units * (part + 1) / parts)
                     guard !share.isEmpty else { continue }
                     multiplyBlock(
-                        a: a, bias: rowBias, b: b, ldb: ldb, n: n, c: c, ldc: ldc, clampUpper: clampUpper,
+                        a: a, bias: rowBias, b: b, ldb: ldb, n: n, c: c, ldc: ldc, clampUpper: clampUpper, gate: gate,
                         panels: splitsColumns ? 0..<panels : share, strips: splitsColumns ? share : 0..<strips)
                 }
             }
@@ -101,10 +106,12 @@ public struct PackedMatrix: Sendable {
 
     /// The product for row panels `panelRange` and column strips `stripRange` (one thread's share):
     /// per block of 128 strips (2048 columns) and K block, B is packed once (L3) and swept by
-    /// L2-sized blocks of A panels, strip by strip (L1).
+    /// L2-sized blocks of A panels, strip by strip (L1); the gate is applied to each strip's
+    /// block of C after the last K block, while it is in L1.
     private func multiplyBlock(
         a: UnsafePointer<Float>, bias: UnsafePointer<Float>?, b: UnsafePointer<Float>, ldb: Int, n: Int,
-        c: UnsafeMutablePointer<Float>, ldc: Int, clampUpper: Float?, panels panelRange: Range<Int>, strips stripRange: Range<Int>
+        c: UnsafeMutablePointer<Float>, ldc: Int, clampUpper: Float?, gate: (values: UnsafePointer<Float>, upper: Float)?,
+        panels panelRange: Range<Int>, strips stripRange: Range<Int>
     ) {
         let upper = clampUpper ?? .infinity
         let (tileRows, tileColumns) = (MicroTile.rows, MicroTile.columns)
@@ -121,7 +128,8 @@ public struct PackedMatrix: Sendable {
             for blockStart in stride(from: 0, to: columns, by: Self.depthBlock) {
                 let blockDepth = min(Self.depthBlock, columns - blockStart)
                 let overwrite = blockStart == 0
-                let clamps = clampUpper != nil && blockStart + blockDepth == columns  // after the last K block
+                let isLastBlock = blockStart + blockDepth == columns
+                let clamps = clampUpper != nil && isLastBlock
                 packStrips(
                     b, ldb: ldb, depthRange: blockStart..<(blockStart + blockDepth),
                     columnRange: (stripBlock.lowerBound * tileColumns)..<min(n, stripBlock.upperBound * tileColumns), into: packedB)
@@ -141,30 +149,60 @@ public struct PackedMatrix: Sendable {
                                     overwrite: overwrite, bias: bias.map { $0 + row }, clamps: clamps, upper: upper,
                                     rows: min(groupPanels * tileRows, rows - row), columns: width)
                             }
-                            continue
+                        } else {
+                            multiplyStrip(
+                                a: blockA, depth: blockDepth, b: stripB, c: c, ldc: ldc, column: column, width: width, panels: panelStart..<panelEnd,
+                                overwrite: overwrite, bias: bias, clamps: clamps, upper: upper, edgeTile: edgeTile)
                         }
-                        for panel in panelStart..<panelEnd {
-                            let row = panel * tileRows
-                            let height = min(tileRows, rows - row)
-                            let panelA = blockA + panel * blockDepth * tileRows
-                            if height == tileRows && width == tileColumns {
-                                fullTileMicroKernel(
-                                    depth: blockDepth, a: panelA, b: stripB, c: c + row * ldc + column, ldc: ldc,
-                                    overwrite: overwrite, bias: bias.map { $0 + row }, clamps: clamps, upper: upper)
-                            } else if width == tileColumns {
-                                shortPanelMicroKernel(
-                                    depth: blockDepth, a: panelA, b: stripB, c: c + row * ldc + column, ldc: ldc,
-                                    overwrite: overwrite, bias: bias.map { $0 + row }, clamps: clamps, upper: upper, rows: height)
-                            } else {
-                                edgeMicroKernel(
-                                    depth: blockDepth, a: panelA, b: stripB, c: c + row * ldc + column, ldc: ldc,
-                                    overwrite: overwrite, bias: bias.map { $0 + row }, clamps: clamps, upper: upper, rows: height, columns: width,
-                                    scratch: edgeTile)
-                            }
+                        let gatedStrips = strip - stripBlock.lowerBound + 1
+                        if let gate, isLastBlock, gatedStrips % Self.stripsPerGate == 0 || strip == stripBlock.upperBound - 1 {
+                            // The last few strips' blocks of C are complete and in L1/L2.
+                            let first = (strip - (gatedStrips - 1) % Self.stripsPerGate) * tileColumns
+                            gateBlock(gate, to: c, ldc: ldc, rows: (panelStart * tileRows)..<min(rows, panelEnd * tileRows), columns: first..<(column + width))
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// One strip of 16 columns of C for the row panels `panels` and one K block: full tiles,
+    /// short last panels and narrow last strips.
+    @inline(__always)
+    private func multiplyStrip(
+        a blockA: UnsafePointer<Float>, depth blockDepth: Int, b stripB: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+        column: Int, width: Int, panels: Range<Int>, overwrite: Bool, bias: UnsafePointer<Float>?, clamps: Bool, upper: Float,
+        edgeTile: UnsafeMutablePointer<Float>
+    ) {
+        let (tileRows, tileColumns) = (MicroTile.rows, MicroTile.columns)
+        for panel in panels {
+            let row = panel * tileRows
+            let height = min(tileRows, rows - row)
+            let panelA = blockA + panel * blockDepth * tileRows
+            if height == tileRows && width == tileColumns {
+                fullTileMicroKernel(
+                    depth: blockDepth, a: panelA, b: stripB, c: c + row * ldc + column, ldc: ldc,
+                    overwrite: overwrite, bias: bias.map { $0 + row }, clamps: clamps, upper: upper)
+            } else if width == tileColumns {
+                shortPanelMicroKernel(
+                    depth: blockDepth, a: panelA, b: stripB, c: c + row * ldc + column, ldc: ldc,
+                    overwrite: overwrite, bias: bias.map { $0 + row }, clamps: clamps, upper: upper, rows: height)
+            } else {
+                edgeMicroKernel(
+                    depth: blockDepth, a: panelA, b: stripB, c: c + row * ldc + column, ldc: ldc,
+                    overwrite: overwrite, bias: bias.map { $0 + row }, clamps: clamps, upper: upper, rows: height, columns: width,
+                    scratch: edgeTile)
+            }
+        }
+    }
+
+    /// `applyGate` over the block `rows` × `columns` of C (leading dimension `ldc`).
+    @inline(never)
+    private func gateBlock(
+        _ gate: (values: UnsafePointer<Float>, upper: Float), to c: UnsafeMutablePointer<Float>, ldc: Int, rows: Range<Int>, columns: Range<Int>
+    ) {
+        for row in rows {
+            applyGate(gate.values + (row * ldc + columns.lowerBound), upper: gate.upper, to: c + (row * ldc + columns.lowerBound), count: columns.count)
         }
     }
 }
@@ -175,9 +213,12 @@ public struct PackedMatrix: Sendable {
 ///   - b: `[N, K, L]`.
 ///   - rowBias: `[M]` or nil.
 ///   - clampUpper: clamp the result to [0, clampUpper] (a fused relu or relu6), or nil.
+///   - gate: a `ClampGate` whose output holds `[N, M, L]` elements, applied to the result as it is
+///     stored, or nil.
 /// - Returns: `[N, M, L]`.
-public func matmul(_ a: PackedMatrix, _ b: Tensor, rowBias: Tensor? = nil, clampUpper: Float? = nil) -> Tensor {
+public func matmul(_ a: PackedMatrix, _ b: Tensor, rowBias: Tensor? = nil, clampUpper: Float? = nil, gate: ClampGate? = nil) -> Tensor {
     precondition(b.rank == 3 && b.shape[1] == a.columns, "matmul(packed): \(b.shape) is not [N, \(a.columns), L]")
+    precondition(gate.map { $0.output.count == b.shape[0] * a.rows * b.shape[2] } ?? true, "matmul(packed): gate \(gate!.output.shape) for [\(b.shape[0]), \(a.rows), \(b.shape[2])]")
     precondition(rowBias.map { $0.count == a.rows } ?? true, "matmul(packed): bias \(rowBias!.shape) for \(a.rows) rows")
     let (batch, depth, length) = (b.shape[0], b.shape[1], b.shape[2])
     return reusableTensor([batch, a.rows, length]) { c in
@@ -185,11 +226,13 @@ public func matmul(_ a: PackedMatrix, _ b: Tensor, rowBias: Tensor? = nil, clamp
         b.scalars.withUnsafeBufferPointer { bBuffer in
             c.scalars.withUnsafeMutableBufferPointer { cBuffer in
                 (rowBias?.scalars).withUnsafeBufferPointerIfPresent { biasPointer in
-                    for entry in 0..<batch {
-                        a.multiply(
-                            bBuffer.baseAddress! + entry * depth * length, ldb: max(1, length), n: length,
-                            into: cBuffer.baseAddress! + entry * a.rows * length, ldc: max(1, length), rowBias: biasPointer,
-                            clampUpper: clampUpper)
+                    (gate?.output.scalars).withUnsafeBufferPointerIfPresent { gatePointer in
+                        for entry in 0..<batch {
+                            a.multiply(
+                                bBuffer.baseAddress! + entry * depth * length, ldb: max(1, length), n: length,
+                                into: cBuffer.baseAddress! + entry * a.rows * length, ldc: max(1, length), rowBias: biasPointer,
+                                clampUpper: clampUpper, gate: gatePointer.map { ($0 + entry * a.rows * length, gate!.upper) })
+                        }
                     }
                 }
             }
