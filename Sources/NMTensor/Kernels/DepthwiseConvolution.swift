@@ -287,7 +287,9 @@ private struct PhaseLayout {
 
     /// One output plane: `result[oh, ow] = bias + Σ_t weights[t] · scratch[oh·SH·phaseWidth + offsets[t] + ow]`,
     /// 16 or 8 columns of two rows at a time in registers (two rows give the adds two
-    /// independent chains per register: the loop is bound by add latency, not throughput).
+    /// independent chains per register: the loop is bound by add latency, not throughput), or
+    /// on planes narrower than 16 columns, 8 columns of four rows (four chains). Each output
+    /// sums its taps in the same order either way.
     @inline(__always)
     func correlate(
         _ scratch: UnsafePointer<Float>, taps offsets: UnsafePointer<Int>, weights: UnsafePointer<Float>, bias: Float,
@@ -295,6 +297,14 @@ private struct PhaseLayout {
     ) {
         let rowStep = strideHeight &* phaseWidth
         var outputRow = 0
+        if outputWidth < 16 {
+            while outputRow &+ 4 <= outputHeight {
+                correlateFourNarrowRows(
+                    rowStep, scratch + outputRow &* rowStep, taps: offsets, weights: weights, bias: bias,
+                    into: result + outputRow &* outputWidth)
+                outputRow &+= 4
+            }
+        }
         while outputRow &+ 2 <= outputHeight {
             correlateRows(
                 SIMD2<Int>(0, rowStep), scratch + outputRow &* rowStep, taps: offsets, weights: weights, bias: bias,
@@ -305,6 +315,45 @@ private struct PhaseLayout {
             correlateRows(
                 SIMD2<Int>(0, 0), scratch + outputRow &* rowStep, taps: offsets, weights: weights, bias: bias,
                 into: result + outputRow &* outputWidth, rows: 1)
+        }
+    }
+
+    /// `correlate` for four output rows of fewer than 16 columns, whose scratch rows start at
+    /// `rowBase + i·rowStep`: 8 columns at a time, the last block possibly partial (8 lanes
+    /// computed within the scratch's slack, only the ones inside the row stored).
+    @inline(__always)
+    private func correlateFourNarrowRows(
+        _ rowStep: Int, _ rowBase: UnsafePointer<Float>, taps offsets: UnsafePointer<Int>, weights: UnsafePointer<Float>,
+        bias: Float, into out: UnsafeMutablePointer<Float>
+    ) {
+        @inline(__always) func load(_ row: Int, _ tap: Int, _ column: Int) -> SIMD8<Float> {
+            UnsafeRawPointer(rowBase + (row &* rowStep &+ offsets[tap] &+ column)).loadUnaligned(as: SIMD8<Float>.self)
+        }
+        var column = 0
+        while column < outputWidth {
+            var (sum0, sum1, sum2, sum3) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+            for tap in 0..<taps {
+                let weight = weights[tap]
+                sum0 += weight * load(0, tap, column)
+                sum1 += weight * load(1, tap, column)
+                sum2 += weight * load(2, tap, column)
+                sum3 += weight * load(3, tap, column)
+            }
+            let lanes = min(8, outputWidth &- column)
+            @inline(__always) func store(_ sum: SIMD8<Float>, row: Int) {
+                let target = out + (row &* outputWidth &+ column)
+                // The bias last, as a separate bias add would round.
+                if lanes == 8 {
+                    UnsafeMutableRawPointer(target).storeBytes(of: sum + bias, as: SIMD8<Float>.self)
+                } else {
+                    for lane in 0..<lanes { target[lane] = sum[lane] + bias }
+                }
+            }
+            store(sum0, row: 0)
+            store(sum1, row: 1)
+            store(sum2, row: 2)
+            store(sum3, row: 3)
+            column &+= 8
         }
     }
 
