@@ -14,9 +14,9 @@ import Testing
                 let (counts, seen) = (counts, seen)  // each chunk writes only its own entries
                 parallelFor(count, minimumChunk: minimumChunk) { range in
                     for index in range { counts[index] += 1 }
-                    // Chunk i starts at count·i/chunks: find i from the documented split.
+                    // Chunk i starts at ⌈count·i/chunks⌉: find i from the documented split.
                     let chunkCount = min(ComputeThreads.count, max(1, count / max(1, minimumChunk)))
-                    let chunk = (0..<chunkCount).first { count * $0 / chunkCount == range.lowerBound }!
+                    let chunk = (0..<chunkCount).first { (count * $0 + chunkCount - 1) / chunkCount == range.lowerBound }!
                     seen[chunk] = range
                 }
             }
@@ -29,7 +29,9 @@ import Testing
         let (counts, chunks) = visits(count: count, minimumChunk: minimumChunk)
         #expect(counts == [Int](repeating: 1, count: count))
         let chunkCount = min(ComputeThreads.count, max(1, count / minimumChunk))
-        #expect(chunks == (0..<chunkCount).map { (count * $0 / chunkCount)..<(count * ($0 + 1) / chunkCount) })
+        // Sizes differ by at most one, the larger chunks first.
+        #expect(chunks == (0..<chunkCount).map { ((count * $0 + chunkCount - 1) / chunkCount)..<((count * ($0 + 1) + chunkCount - 1) / chunkCount) })
+        #expect(zip(chunks, chunks.dropFirst()).allSatisfy { $0.count >= $1.count && $0.count <= $1.count + 1 })
     }
 
     @Test func manyBackToBackJobsEachComplete() {

@@ -175,8 +175,8 @@ private func splitSGEMM(
     let blocks = (extent + 15) / 16
     parallelFor(parts) { range in
         for part in range {
-            let start = min(extent, blocks * part / parts * 16)
-            let end = min(extent, blocks * (part + 1) / parts * 16)
+            let blockRange = chunkBounds(blocks, chunk: part, of: parts)
+            let (start, end) = (min(extent, blockRange.lowerBound * 16), min(extent, blockRange.upperBound * 16))
             guard end > start else { continue }
             if splitsColumns {
                 // C[:, start..<end] = op(A) · op(B)[:, start..<end]
@@ -237,8 +237,8 @@ private func splitSGEMV(
     let blocks = (length + 15) / 16
     parallelFor(parts) { range in
         for part in range {
-            let start = min(length, blocks * part / parts * 16)
-            let end = min(length, blocks * (part + 1) / parts * 16)
+            let blockRange = chunkBounds(blocks, chunk: part, of: parts)
+            let (start, end) = (min(length, blockRange.lowerBound * 16), min(length, blockRange.upperBound * 16))
             if end > start { block(start, end) }
         }
     }

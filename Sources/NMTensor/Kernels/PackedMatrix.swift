@@ -94,7 +94,7 @@ public struct PackedMatrix: Sendable {
             let a = packedA.baseAddress!
             parallelFor(parts) { range in
                 for part in range {
-                    let share = (units * part / parts)..<(units * (part + 1) / parts)
+                    let share = chunkBounds(units, chunk: part, of: parts)
                     guard !share.isEmpty else { continue }
                     multiplyBlock(
                         a: a, bias: rowBias, b: b, ldb: ldb, n: n, c: c, ldc: ldc, clampUpper: clampUpper, gate: gate,
