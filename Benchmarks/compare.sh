@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Swift (neuromask-bench) vs PyTorch (Benchmarks/peers/pytorch_neuromask.py) on the identical
-# NeuroMask loop, alternating per model and per round so that load on a shared machine hits both
-# alike. Prints every JSON line and a table of medians and ratios Swift/PyTorch (< 1: Swift faster).
+# NeuroMask loop, alternating per model and per round (who goes first alternates too, after a
+# discarded warm-up of both) so that load on a shared machine hits both alike. Prints every JSON
+# line and a table of medians and ratios Swift/PyTorch (< 1: Swift faster).
 #
 # Usage: Benchmarks/compare.sh [--models a,b] [--reps N] [--rounds R] [--threads T] [--native] [--no-build]
 #   --models   default efficientnet-lite0,resnet50,vgg16,inception-v3
@@ -56,12 +57,27 @@ python3 -c "import torch" 2>/dev/null || {
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 IFS=, read -r -a names <<<"$models"
+run_swift() {
+    NEUROMASK_NUM_THREADS=$threads "$bench" --models "$1" --reps "$2" --json
+}
+run_pytorch() {
+    # PyTorch's best allocator setting must be in the environment before Python starts.
+    MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1073741824 \
+        python3 Benchmarks/peers/pytorch_neuromask.py --models "$1" --reps "$2" --threads "$threads"
+}
+# Warm-up, discarded: the first process after an idle spell runs slow on this kind of machine.
+run_swift "${names[0]}" 2 >/dev/null
+run_pytorch "${names[0]}" 2 >/dev/null
 for model in "${names[@]}"; do
     for ((round = 0; round < rounds; round++)); do
-        NEUROMASK_NUM_THREADS=$threads "$bench" --models "$model" --reps "$reps" --json | tee -a "$results"
-        # PyTorch's best allocator setting must be in the environment before Python starts.
-        MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1073741824 \
-            python3 Benchmarks/peers/pytorch_neuromask.py --models "$model" --reps "$reps" --threads "$threads" | tee -a "$results"
+        # Who goes first alternates between rounds, so that neither side always follows the other.
+        if ((round % 2 == 0)); then
+            run_swift "$model" "$reps" | tee -a "$results"
+            run_pytorch "$model" "$reps" | tee -a "$results"
+        else
+            run_pytorch "$model" "$reps" | tee -a "$results"
+            run_swift "$model" "$reps" | tee -a "$results"
+        fi
     done
 done
 
