@@ -30,14 +30,19 @@ func mapScalars(_ input: [Float], _ transform: (Float) -> Float) -> [Float] {
     }
 }
 
-/// `transform` applied to every scalar, in parallel chunks for 2¹⁶ or more elements. For
-/// expensive functions (exp, log, tanh) only: see the note at the top of this file.
+/// The least number of elements of an expensive function (exp, log, tanh: several ns each)
+/// worth sending to another thread: 4096 take tens of µs, far more than waking a worker.
+let transcendentalMinimumChunk = 1 << 12
+
+/// `transform` applied to every scalar, in parallel chunks for 2 × 2¹² or more elements (a
+/// 224 × 224 NeuroMask mask's sigmoid splits). For expensive functions (exp, log, tanh) only:
+/// see the note at the top of this file.
 @inline(__always)
 func mapScalarsInParallel(_ input: [Float], _ transform: (Float) -> Float) -> [Float] {
     let count = input.count
     return reusableScalars(count) { output in
         input.withUnsafeBufferPointer { source in
-            parallelFor(count, minimumChunk: elementwiseMinimumChunk) { range in
+            parallelFor(count, minimumChunk: transcendentalMinimumChunk) { range in
                 for index in range {
                     output[index] = transform(source[index])
                 }
