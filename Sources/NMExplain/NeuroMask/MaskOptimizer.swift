@@ -40,36 +40,27 @@ public struct MaskOptimizerState: Sendable {
     /// The accumulated mean squares (RMSProp) or second moments (Adam).
     public var secondMoments: [Float] { second }
 
-    /// Applies one update to `parameters` given their gradient (element by element, through
-    /// pointers, so that the loops vectorise).
+    /// Applies one update to `parameters` given their gradient.
     public mutating func update(_ parameters: inout [Float], gradient: [Float]) {
         precondition(parameters.count == gradient.count && gradient.count == second.count, "MaskOptimizerState: size mismatch")
         step += 1
-        let (learningRate, count, step) = (self.learningRate, parameters.count, self.step)
-        let optimizer = self.optimizer
-        parameters.withUnsafeMutableBufferPointer { w in
-            gradient.withUnsafeBufferPointer { g in
-                first.withUnsafeMutableBufferPointer { m in
-                    second.withUnsafeMutableBufferPointer { v in
-                        switch optimizer {
-                        case .tensorFlowRMSProp(let decay, let epsilon, _):
-                            for i in 0..<count {
-                                v[i] += (g[i] * g[i] - v[i]) * (1 - decay)
-                                w[i] -= learningRate * g[i] / (v[i] + epsilon).squareRoot()
-                            }
-                        case .adam(let beta1, let beta2, let epsilon):
-                            let correction1 = 1 - powf(beta1, Float(step))
-                            let correction2 = 1 - powf(beta2, Float(step))
-                            for i in 0..<count {
-                                m[i] = beta1 * m[i] + (1 - beta1) * g[i]
-                                v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i]
-                                let firstHat = m[i] / correction1
-                                let secondHat = v[i] / correction2
-                                w[i] -= learningRate * firstHat / (secondHat.squareRoot() + epsilon)
-                            }
-                        }
-                    }
-                }
+        switch optimizer {
+        case .tensorFlowRMSProp(let decay, let epsilon, _):
+            for i in parameters.indices {
+                let g = gradient[i]
+                second[i] += (g * g - second[i]) * (1 - decay)
+                parameters[i] -= learningRate * g / (second[i] + epsilon).squareRoot()
+            }
+        case .adam(let beta1, let beta2, let epsilon):
+            let correction1 = 1 - powf(beta1, Float(step))
+            let correction2 = 1 - powf(beta2, Float(step))
+            for i in parameters.indices {
+                let g = gradient[i]
+                first[i] = beta1 * first[i] + (1 - beta1) * g
+                second[i] = beta2 * second[i] + (1 - beta2) * g * g
+                let firstHat = first[i] / correction1
+                let secondHat = second[i] / correction2
+                parameters[i] -= learningRate * firstHat / (secondHat.squareRoot() + epsilon)
             }
         }
     }

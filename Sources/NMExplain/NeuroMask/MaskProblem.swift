@@ -59,22 +59,15 @@ struct MaskProblem: Sendable {
         return (logits / temperature).sigmoid()
     }
 
-    /// x̃ = s + (x − s) ⊙ m, `[1, 3, H, W]`.
+    /// x̃ = s + (x − s) ⊙ m, `[1, 3, H, W]`, in one pass.
     func composite(_ mask: Tensor) -> Tensor {
         let plane = mask.count
-        precondition(difference.count % max(plane, 1) == 0, "MaskProblem: mask \(mask.shape) does not fit the image \(image.shape)")
-        var scalars = [Float](repeating: 0, count: difference.count)
-        substrate.scalars.withUnsafeBufferPointer { s in
-            difference.scalars.withUnsafeBufferPointer { d in
-                mask.scalars.withUnsafeBufferPointer { m in
-                    scalars.withUnsafeMutableBufferPointer { result in
-                        for channel in 0..<difference.count / max(plane, 1) {
-                            let base = channel * plane
-                            for p in 0..<plane { result[base + p] = s[base + p] + d[base + p] * m[p] }
-                        }
-                    }
-                }
-            }
+        precondition(plane > 0 && difference.count % plane == 0, "MaskProblem: mask \(mask.shape) does not fit the image \(image.shape)")
+        let (s, d, m) = (substrate.scalars, difference.scalars, mask.scalars)
+        var scalars = [Float](repeating: 0, count: d.count)
+        for channel in 0..<(d.count / plane) {
+            let base = channel * plane
+            for p in 0..<plane { scalars[base + p] = s[base + p] + d[base + p] * m[p] }
         }
         return Tensor(shape: image.shape, scalars: scalars)
     }
@@ -83,22 +76,14 @@ struct MaskProblem: Sendable {
     func backpropagateToParameters(gradComposite: Tensor, mask: Tensor) -> Tensor {
         precondition(gradComposite.shape == difference.shape, "MaskProblem: gradient \(gradComposite.shape) is not \(difference.shape)")
         let plane = mask.count
-        let channels = difference.count / plane
-        let temperature = self.temperature
-        var gradLogits = [Float](repeating: 0, count: plane)
-        gradComposite.scalars.withUnsafeBufferPointer { g in
-            difference.scalars.withUnsafeBufferPointer { d in
-                mask.scalars.withUnsafeBufferPointer { m in
-                    gradLogits.withUnsafeMutableBufferPointer { result in
-                        for channel in 0..<channels {
-                            let (gc, dc) = (g.baseAddress! + channel * plane, d.baseAddress! + channel * plane)
-                            for p in 0..<plane { result[p] += gc[p] * dc[p] }  // ∂L/∂m
-                        }
-                        for p in 0..<plane { result[p] = result[p] * m[p] * (1 - m[p]) / temperature }  // σ′(z/T) / T
-                    }
-                }
-            }
+        let (g, d, m) = (gradComposite.scalars, difference.scalars, mask.scalars)
+        var gradMask = [Float](repeating: 0, count: plane)  // ∂L/∂m
+        for channel in 0..<(d.count / plane) {
+            let base = channel * plane
+            for p in 0..<plane { gradMask[p] += g[base + p] * d[base + p] }
         }
+        var gradLogits = [Float](repeating: 0, count: plane)
+        for p in 0..<plane { gradLogits[p] = gradMask[p] * m[p] * (1 - m[p]) / temperature }  // σ′(z/T) / T
         let fine = Tensor(shape: mask.shape, scalars: gradLogits)
         return upsampling?.adjoint(fine) ?? fine
     }

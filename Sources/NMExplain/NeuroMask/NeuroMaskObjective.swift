@@ -70,19 +70,14 @@ public struct NeuroMaskObjective: Sendable {
         let (offset, sparsityWeight, smoothnessWeight) =
             (configuration.sparsityOffset, configuration.sparsityWeight, configuration.smoothnessWeight)
         let count = Float(w.count)
+        let (parameters, smoothness) = (w.scalars, smoothnessGradient.scalars)
         var sparsitySum = 0.0
-        w.scalars.withUnsafeBufferPointer { parameters in
-            smoothnessGradient.scalars.withUnsafeBufferPointer { smoothness in
-                gradient.scalars.withUnsafeMutableBufferPointer { result in
-                    for index in 0..<parameters.count {
-                        let shifted = parameters[index] + offset
-                        sparsitySum += Double(abs(shifted))
-                        let sign: Float = shifted > 0 ? 1 : (shifted < 0 ? -1 : 0)
-                        result[index] += sparsityWeight * sign / count
-                        result[index] += smoothness[index] * smoothnessWeight
-                    }
-                }
-            }
+        for index in 0..<parameters.count {
+            let shifted = parameters[index] + offset
+            sparsitySum += Double(abs(shifted))
+            let sign: Float = shifted > 0 ? 1 : (shifted < 0 ? -1 : 0)
+            gradient.scalars[index] += sparsityWeight * sign / count
+            gradient.scalars[index] += smoothness[index] * smoothnessWeight
         }
         return sparsitySum
     }

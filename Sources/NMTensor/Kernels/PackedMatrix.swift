@@ -106,8 +106,8 @@ public struct PackedMatrix: Sendable {
 
     /// The product for row panels `panelRange` and column strips `stripRange` (one thread's share):
     /// per block of 128 strips (2048 columns) and K block, B is packed once (L3) and swept by
-    /// L2-sized blocks of A panels, strip by strip (L1); the gate is applied to each strip's
-    /// block of C after the last K block, while it is in L1.
+    /// L2-sized blocks of A panels, strip by strip (L1); after the last K block the gate is
+    /// applied to C every `stripsPerGate` strips, while those blocks are in cache.
     private func multiplyBlock(
         a: UnsafePointer<Float>, bias: UnsafePointer<Float>?, b: UnsafePointer<Float>, ldb: Int, n: Int,
         c: UnsafeMutablePointer<Float>, ldc: Int, clampUpper: Float?, gate: (values: UnsafePointer<Float>, upper: Float)?,
