@@ -4,8 +4,8 @@
 ///
 /// Each response is k²·(centre) − (k×k box sum), and the box sums are a column pass and a row
 /// pass of k additions each: O(H·W·k) rather than O(H·W·k²). The gradient runs the same passes
-/// backwards (the box filter's adjoint). Every pass runs over whole rows, 8 lanes at a time;
-/// the squares of a row are summed in Float lanes, the rows in Double.
+/// backwards (the box filter's adjoint). Every pass runs over whole rows; the squares of a row
+/// are summed in Float, the rows in Double.
 /// - Parameters:
 ///   - w: `[H, W]`.
 ///   - kernelSize: k, odd.
@@ -85,49 +85,26 @@ public func laplacianEnergy(_ w: Tensor, kernelSize: Int, replicatingBorder: Boo
     return (Float(sum / Double(count)), Tensor(shape: w.shape, scalars: gradient))
 }
 
-/// `row[x] += times · source[x]` for x in 0..<count, 8 lanes at a time (`times` ±1 adds or
-/// subtracts exactly).
+/// `row[x] += times · source[x]` for x in 0..<count (`times` ±1 adds or subtracts exactly); a
+/// plain loop that the compiler vectorises.
 private func addRow(_ source: UnsafePointer<Float>, into row: UnsafeMutablePointer<Float>, count: Int, times: Float = 1) {
-    var x = 0
-    while x + 8 <= count {
-        let target = UnsafeMutableRawPointer(row + x)
-        let sum = target.loadUnaligned(as: SIMD8<Float>.self) + times * UnsafeRawPointer(source + x).loadUnaligned(as: SIMD8<Float>.self)
-        target.storeBytes(of: sum, as: SIMD8<Float>.self)
-        x += 8
-    }
-    while x < count {
-        row[x] += times * source[x]
-        x += 1
-    }
+    for x in 0..<count { row[x] += times * source[x] }
 }
 
 /// One output row of responses `r[j] = centreWeight · centres[j] − Σ_b columnSums[j + b]`
-/// (b < kernelSize): stores `scale · r[j]` into `gradients` and returns Σ r[j]².
+/// (b < kernelSize, subtracted one after another): stores `scale · r[j]` into `gradients` and
+/// returns Σ r[j]². Loops over whole rows, the inner ones vectorised by the compiler.
 private func responses(
     centres: UnsafePointer<Float>, columnSums: UnsafePointer<Float>, kernelSize: Int, centreWeight: Float, scale: Float,
     into gradients: UnsafeMutablePointer<Float>, count: Int
 ) -> Float {
-    @inline(__always) func load(_ pointer: UnsafePointer<Float>) -> SIMD8<Float> {
-        UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Float>.self)
+    for j in 0..<count { gradients[j] = centreWeight * centres[j] }
+    for b in 0..<kernelSize {
+        let sums = columnSums + b
+        for j in 0..<count { gradients[j] -= sums[j] }
     }
-    var squares = SIMD8<Float>(repeating: 0)
-    var j = 0
-    while j + 8 <= count {
-        var box = load(columnSums + j)
-        for b in 1..<kernelSize { box += load(columnSums + j + b) }
-        let response = centreWeight * load(centres + j) - box
-        squares += response * response
-        UnsafeMutableRawPointer(gradients + j).storeBytes(of: scale * response, as: SIMD8<Float>.self)
-        j += 8
-    }
-    var tail: Float = 0
-    while j < count {
-        var box = columnSums[j]
-        for b in 1..<kernelSize { box += columnSums[j + b] }
-        let response = centreWeight * centres[j] - box
-        tail += response * response
-        gradients[j] = scale * response
-        j += 1
-    }
-    return squares.sum() + tail
+    var squares: Float = 0
+    for j in 0..<count { squares += gradients[j] * gradients[j] }
+    for j in 0..<count { gradients[j] *= scale }
+    return squares
 }
