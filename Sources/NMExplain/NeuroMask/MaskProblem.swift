@@ -82,9 +82,8 @@ struct MaskProblem: Sendable {
             let base = channel * plane
             for p in 0..<plane { gradMask[p] += g[base + p] * d[base + p] }
         }
-        var gradLogits = [Float](repeating: 0, count: plane)
-        for p in 0..<plane { gradLogits[p] = gradMask[p] * m[p] * (1 - m[p]) / temperature }  // σ′(z/T) / T
-        let fine = Tensor(shape: mask.shape, scalars: gradLogits)
+        for p in 0..<plane { gradMask[p] = gradMask[p] * m[p] * (1 - m[p]) / temperature }  // ∂L/∂z = ∂L/∂m · σ′(z/T) / T, in place
+        let fine = Tensor(shape: mask.shape, scalars: gradMask)
         return upsampling?.adjoint(fine) ?? fine
     }
 }
