@@ -40,6 +40,16 @@ struct DepthwiseLayer {
     }
 }
 
+/// Every depthwise layer of EfficientNet-Lite0 at 224² (`nmtensor-bench --depthwise`).
+let liteDepthwiseLayers = [
+    (32, 112, 3, 1), (96, 112, 3, 2), (144, 56, 3, 1), (144, 56, 5, 2), (240, 28, 5, 1), (240, 28, 3, 2),
+    (480, 14, 3, 1), (480, 14, 5, 1), (672, 14, 5, 1), (672, 14, 5, 2), (1152, 7, 5, 1), (1152, 7, 3, 1),
+].map { channels, size, kernel, stride in
+    DepthwiseLayer(
+        label: "Lite0 \(channels)ch \(size)x\(size) \(kernel)x\(kernel) s\(stride)", channels: channels, size: size, kernel: kernel,
+        stride: stride)
+}
+
 /// Relative L2 difference ‖a − b‖ / ‖b‖ in Double.
 func relativeDifference(_ a: Tensor, _ b: Tensor) -> Double {
     var difference = 0.0

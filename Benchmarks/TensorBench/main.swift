@@ -1,6 +1,6 @@
 // nmtensor-bench: NMTensor's kernels against direct BLAS calls and against each other.
 //
-//     swift run -c release -Xswiftc -target-cpu -Xswiftc native nmtensor-bench [--quick] [--winograd [--layer TEXT]] [--line-winograd] [--packed] [--repetitions N]
+//     swift run -c release -Xswiftc -target-cpu -Xswiftc native nmtensor-bench [--quick] [--winograd [--layer TEXT]] [--line-winograd] [--packed] [--depthwise [--layer TEXT]] [--repetitions N]
 //
 // Prints, for square and ResNet-50 convolution GEMM shapes, the median GFLOP/s of NMTensor's
 // `gemm(_:_:into:)` and of a direct cblas_sgemm on the same buffers (alternating), their ratio
@@ -9,16 +9,18 @@
 // im2col + GEMM on ResNet-50's and VGG-16's 3x3 layers. `--quick` runs in seconds; `--winograd`
 // runs only the Winograd section (`--layer 224` only the layers whose label contains "224");
 // `--line-winograd` only one-dimensional Winograd F(4, r) against im2col + GEMM on Inception-v3's
-// 7×1, 1×7, 3×1 and 1×3 layers; on a loaded machine, `--repetitions 61` steadies the medians.
+// 7×1, 1×7, 3×1 and 1×3 layers; `--depthwise` only the direct depthwise kernels on all twelve of
+// EfficientNet-Lite0's depthwise layers (`--layer s2` only the strided ones); on a loaded machine, `--repetitions 61` steadies the medians.
 
 import Foundation
 import NMTensor
 
-let usage = "Usage: nmtensor-bench [--quick] [--winograd [--layer TEXT]] [--line-winograd] [--packed] [--repetitions N]  (N ≥ 3 timed runs per case; default 15, 5 with --quick)"
+let usage = "Usage: nmtensor-bench [--quick] [--winograd [--layer TEXT]] [--line-winograd] [--packed] [--depthwise [--layer TEXT]] [--repetitions N]  (N ≥ 3 timed runs per case; default 15, 5 with --quick)"
 var isQuick = false
 var isWinogradOnly = false
 var isPackedOnly = false
 var isLineWinogradOnly = false
+var isDepthwiseOnly = false
 var winogradLayerFilter: String?
 var requestedRepetitions: Int?
 var remaining = Array(CommandLine.arguments.dropFirst())
@@ -33,6 +35,8 @@ while !remaining.isEmpty {
         isPackedOnly = true
     case "--line-winograd":
         isLineWinogradOnly = true
+    case "--depthwise":
+        isDepthwiseOnly = true
     case "--layer":
         guard let text = remaining.first else {
             print("nmtensor-bench: --layer needs a text (layers whose label contains it). \(usage)")
@@ -81,6 +85,11 @@ let winogradLayers: [Winograd3x3Layer] = isQuick
     ].filter { winogradLayerFilter == nil || $0.label.contains(winogradLayerFilter!) }
 if isPackedOnly {
     guard runPackedGEMMBenchmarks(packedGEMMShapes, repetitions: repetitions) else { exit(1) }
+    exit(0)
+}
+if isDepthwiseOnly {
+    let layers = liteDepthwiseLayers.filter { winogradLayerFilter == nil || $0.label.contains(winogradLayerFilter!) }
+    guard runDepthwiseBenchmarks(layers, repetitions: repetitions) else { exit(1) }
     exit(0)
 }
 if isLineWinogradOnly {

@@ -49,6 +49,10 @@ struct DepthwiseCase: Sendable, CustomTestStringConvertible {
         // Stride 2 with output rows of whole 8-lane blocks (16 wide): the input gradient reads
         // the gradient rows in place instead of a zero-padded copy.
         cases.append(.tensorFlowSame(batch: 1, channels: 4, height: 10, width: 32, kernel: 5, stride: 2))
+        // Stride 2 on rows wide enough for 16-column blocks (copied as pairs of 8 phase columns),
+        // with a left padding of 0 (3×3) and 2 (5×5 on 37 columns) and columns left over.
+        cases.append(.tensorFlowSame(batch: 1, channels: 3, height: 6, width: 40, kernel: 3, stride: 2))
+        cases.append(.tensorFlowSame(batch: 2, channels: 2, height: 5, width: 37, kernel: 5, stride: 2))
         return cases
     }()
 }

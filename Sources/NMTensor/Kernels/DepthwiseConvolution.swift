@@ -237,6 +237,25 @@ private struct PhaseLayout {
     /// Copies an input plane into the interior of the scratch (the padding is left untouched).
     @inline(__always)
     func scatter(_ image: UnsafePointer<Float>, into scratch: UnsafeMutablePointer<Float>) {
+        if strideWidth == 2 {
+            let (pairs, evenColumns, oddColumns) = (pairedColumns, unpairedColumns(0), unpairedColumns(1))
+            for row in 0..<height {
+                let source = image + row &* width
+                let (even, odd) = (scratch + (row &+ top) &* phaseWidth, scratch + (paddedHeight &+ row &+ top) &* phaseWidth)
+                var column = pairs.lowerBound
+                while column < pairs.upperBound {
+                    let pair = UnsafeRawPointer(source + (2 &* column &- left)).loadUnaligned(as: SIMD16<Float>.self)
+                    UnsafeMutableRawPointer(even + column).storeBytes(of: pair.evenHalf, as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(odd + column).storeBytes(of: pair.oddHalf, as: SIMD8<Float>.self)
+                    column &+= 8
+                }
+                for j in evenColumns.before { even[j] = source[2 &* j &- left] }
+                for j in evenColumns.after { even[j] = source[2 &* j &- left] }
+                for j in oddColumns.before { odd[j] = source[2 &* j &+ 1 &- left] }
+                for j in oddColumns.after { odd[j] = source[2 &* j &+ 1 &- left] }
+            }
+            return
+        }
         for row in 0..<height {
             let source = image + row &* width
             if strideWidth == 1 {
@@ -259,6 +278,26 @@ private struct PhaseLayout {
     /// Reads the interior of the scratch back into an input-shaped plane.
     @inline(__always)
     func gather(_ scratch: UnsafePointer<Float>, into image: UnsafeMutablePointer<Float>) {
+        if strideWidth == 2 {
+            let (pairs, evenColumns, oddColumns) = (pairedColumns, unpairedColumns(0), unpairedColumns(1))
+            for row in 0..<height {
+                let destination = image + row &* width
+                let (even, odd) = (scratch + (row &+ top) &* phaseWidth, scratch + (paddedHeight &+ row &+ top) &* phaseWidth)
+                var column = pairs.lowerBound
+                while column < pairs.upperBound {
+                    var pair = SIMD16<Float>()
+                    pair.evenHalf = UnsafeRawPointer(even + column).loadUnaligned(as: SIMD8<Float>.self)
+                    pair.oddHalf = UnsafeRawPointer(odd + column).loadUnaligned(as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(destination + (2 &* column &- left)).storeBytes(of: pair, as: SIMD16<Float>.self)
+                    column &+= 8
+                }
+                for j in evenColumns.before { destination[2 &* j &- left] = even[j] }
+                for j in evenColumns.after { destination[2 &* j &- left] = even[j] }
+                for j in oddColumns.before { destination[2 &* j &+ 1 &- left] = odd[j] }
+                for j in oddColumns.after { destination[2 &* j &+ 1 &- left] = odd[j] }
+            }
+            return
+        }
         for row in 0..<height {
             let destination = image + row &* width
             if strideWidth == 1 {
@@ -275,6 +314,23 @@ private struct PhaseLayout {
                 }
             }
         }
+    }
+
+    /// With stride 2: the phase columns j, in whole 8-column blocks, whose input columns
+    /// 2j − left (phase 0) and 2j + 1 − left (phase 1) both lie inside the input row, so that
+    /// one 16-float load or store covers a block of both phases.
+    var pairedColumns: Range<Int> {
+        let first = (left + 1) / 2
+        let blocks = max(0, (width + left) / 2 - first) / 8
+        return first..<(first + 8 * blocks)
+    }
+
+    /// With stride 2: the columns of `phase` inside the input (`phaseColumns`) but outside
+    /// `pairedColumns`, copied one at a time.
+    func unpairedColumns(_ phase: Int) -> (before: Range<Int>, after: Range<Int>) {
+        let (first, end) = phaseColumns(phase)
+        let pairs = pairedColumns
+        return pairs.isEmpty ? (first..<end, end..<end) : (first..<pairs.lowerBound, pairs.upperBound..<end)
     }
 
     /// The phase columns j with `left ≤ j·SW + phase < left + width` (inside the input).
@@ -416,19 +472,25 @@ private struct PhaseLayout {
         into scratch: UnsafeMutablePointer<Float>
     ) {
         let rowStride = blockedOutputWidth
-        for outputRow in 0..<outputHeight {
-            let rowBase = scratch + outputRow &* strideHeight &* phaseWidth
-            let gradientRow = gradient + outputRow &* rowStride
+        // Tap by tap over blocks of `rowsPerBlock` output rows: updates of one row at
+        // neighbouring taps overlap by all but a float or two, and a load of a range that the
+        // store buffer still holds at another offset stalls until the store completes; a block's
+        // scratch rows stay in L1 for all its taps.
+        let rowsPerBlock = 8
+        for firstRow in stride(from: 0, to: outputHeight, by: rowsPerBlock) {
             for tap in 0..<taps {
                 let tapWeight = weights[tap]
-                let target = rowBase + offsets[tap]
-                var column = 0
-                while column < rowStride {
-                    let pointer = UnsafeMutableRawPointer(target + column)
-                    let updated = pointer.loadUnaligned(as: SIMD8<Float>.self)
-                        + tapWeight * UnsafeRawPointer(gradientRow + column).loadUnaligned(as: SIMD8<Float>.self)
-                    pointer.storeBytes(of: updated, as: SIMD8<Float>.self)
-                    column &+= 8
+                for outputRow in firstRow..<min(firstRow &+ rowsPerBlock, outputHeight) {
+                    let target = scratch + (outputRow &* strideHeight &* phaseWidth &+ offsets[tap])
+                    let gradientRow = gradient + outputRow &* rowStride
+                    var column = 0
+                    while column < rowStride {
+                        let pointer = UnsafeMutableRawPointer(target + column)
+                        let updated = pointer.loadUnaligned(as: SIMD8<Float>.self)
+                            + tapWeight * UnsafeRawPointer(gradientRow + column).loadUnaligned(as: SIMD8<Float>.self)
+                        pointer.storeBytes(of: updated, as: SIMD8<Float>.self)
+                        column &+= 8
+                    }
                 }
             }
         }
