@@ -14,8 +14,8 @@ let package = Package(
     ],
     targets: [
         // MARK: - Public API
-        // Layering: CBLASShim, CImageCodecs → NMTensor → NMNets → NMExplain → neuromask.
-        .target(name: "NMTensor", dependencies: ["CBLASShim", "CImageCodecs"]),
+        // Layering: CBLASShim, CImageCodecs, CVectorAccess → NMTensor → NMNets → NMExplain → neuromask.
+        .target(name: "NMTensor", dependencies: ["CBLASShim", "CImageCodecs", "CVectorAccess"]),
         .target(name: "NMNets", dependencies: ["NMTensor"], resources: [.copy("Resources/imagenet_classes.txt")]),
         .target(name: "NMExplain", dependencies: ["NMNets", "NMTensor"], resources: [.copy("Resources/Samples")]),
         .executableTarget(
@@ -30,6 +30,8 @@ let package = Package(
         .target(
             name: "CBLASShim",
             linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("lapacke")]),
+        // Always-inlined unaligned SIMD loads and stores for the register kernels.
+        .target(name: "CVectorAccess"),
         // libpng and libjpeg behind error-code C functions (libjpeg's longjmp stays in C).
         .target(
             name: "CImageCodecs",

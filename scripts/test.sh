@@ -11,5 +11,10 @@ swift test -c release "$@"
 # AVX2 and FMA, the whole suite runs again in that build, against the same references.
 if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
     swift test -c release --scratch-path .build-native -Xswiftc -target-cpu -Xswiftc native "$@"
+    # A code-generation check of that build (no timing): the GEMM micro-kernel's loads and
+    # stores inline (CVectorAccess makes them so; the check catches a regression to calls).
+    if command -v objdump >/dev/null; then
+        bash scripts/check-inlined-kernels.sh .build-native/release/NeuroMaskSwiftPackageTests.xctest
+    fi
 fi
 swift run -c release neuromask-bench --quick

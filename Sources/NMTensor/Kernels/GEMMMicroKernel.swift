@@ -1,4 +1,5 @@
 import CBLASShim
+import CVectorAccess
 
 // The register kernel of `PackedMatrix`'s product: a 6×16 tile of C from a 6-row panel of A and
 // a 16-column strip of B, both packed so that step k reads 6 (A) and 16 (B) consecutive floats.
@@ -38,8 +39,8 @@ func microKernel(
     }
     var (pa, pb) = (a, b)
     for _ in 0..<depth {
-        let b0 = UnsafeRawPointer(pb).loadUnaligned(as: V.self)
-        let b1 = isHalfWidth ? V() : UnsafeRawPointer(pb + 8).loadUnaligned(as: V.self)
+        let b0 = nm_load8(pb)
+        let b1 = isHalfWidth ? V() : nm_load8(pb + 8)
         let wide = !isHalfWidth
         var x = V(repeating: pa[0])
         madd(&c00, x, b0); if wide { madd(&c01, x, b1) }
@@ -67,13 +68,12 @@ func storeTileRow(
     _ row: UnsafeMutablePointer<Float>, _ low: SIMD8<Float>, _ high: SIMD8<Float>, overwrite: Bool, bias: Float, clamps: Bool,
     upper: Float, isHalfWidth: Bool
 ) {
-    let tile = UnsafeMutableRawPointer(row)
-    let start = overwrite ? SIMD8<Float>(repeating: bias) : tile.loadUnaligned(as: SIMD8<Float>.self)
+    let start = overwrite ? SIMD8<Float>(repeating: bias) : nm_load8(row)
     let top = SIMD8<Float>(repeating: upper)
-    tile.storeBytes(of: clamps ? clamped(start + low, upper: top) : start + low, as: SIMD8<Float>.self)
+    nm_store8(row, clamps ? clamped(start + low, upper: top) : start + low)
     if !isHalfWidth {
-        let startHigh = overwrite ? SIMD8<Float>(repeating: bias) : (tile + 32).loadUnaligned(as: SIMD8<Float>.self)
-        (tile + 32).storeBytes(of: clamps ? clamped(startHigh + high, upper: top) : startHigh + high, as: SIMD8<Float>.self)
+        let startHigh = overwrite ? SIMD8<Float>(repeating: bias) : nm_load8(row + 8)
+        nm_store8(row + 8, clamps ? clamped(startHigh + high, upper: top) : startHigh + high)
     }
 }
 
@@ -211,7 +211,7 @@ private func narrowKernel<Shape: NarrowShape>(
     @inline(__always) func madd(_ sum: inout V, _ x: V, _ y: Float) {
         if microKernelUsesFMA { sum.addProduct(x, V(repeating: y)) } else { sum += x * V(repeating: y) }
     }
-    @inline(__always) func load(_ pointer: UnsafePointer<Float>) -> V { UnsafeRawPointer(pointer).loadUnaligned(as: V.self) }
+    @inline(__always) func load(_ pointer: UnsafePointer<Float>) -> V { nm_load8(pointer) }
     var (pa, pb) = (a, b)
     if Shape.columns == 1 {
         for _ in 0..<depth {
@@ -273,8 +273,9 @@ func packStrips(
         let target = packed + strip &* depth &* width
         if valid == width {
             for k in 0..<depth {
-                UnsafeMutableRawPointer(target + k &* width).storeBytes(
-                    of: UnsafeRawPointer(source + (k &* ldb &+ start)).loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
+                let (row, packedRow) = (source + (k &* ldb &+ start), target + k &* width)
+                nm_store8(packedRow, nm_load8(row))
+                nm_store8(packedRow + 8, nm_load8(row + 8))
             }
         } else {
             for k in 0..<depth {

@@ -1,0 +1,1 @@
+// CVectorAccess is header-only (always-inlined functions); SwiftPM needs one source file.
