@@ -24,10 +24,13 @@ private func naiveBatchProduct(_ a: Tensor, _ b: Tensor, bias: Tensor?) -> Tenso
     /// Shapes around the tile (6×16), K-block (256) and column-block (2048) edges, small ones run
     /// in one piece and large ones split over the threads by columns (N ≥ M) or by rows; the
     /// columns past the last full strip take every edge kernel (1, 2, 4: narrow; 6, 8: half
-    /// tile; 9+: full tile), as 7×7 (49), 14×14 (196) and 17×17 (289) outputs do.
+    /// tile; 9+: full tile), as 7×7 (49), 14×14 (196) and 17×17 (289) outputs do. K ≤ 32 takes
+    /// the panel-by-panel order (with a short last panel, two column blocks and each edge kind
+    /// in (100, 24, 2070), (96, 16, 3000) and (8, 9, 2100)).
     @Test(arguments: [
         (1, 1, 1), (5, 3, 15), (6, 16, 16), (7, 17, 17), (13, 255, 33), (12, 256, 48), (19, 257, 50),
         (64, 600, 100), (300, 70, 40), (8, 9, 2100), (100, 520, 2070), (200, 600, 49), (23, 40, 196), (25, 300, 289),
+        (100, 24, 2070), (96, 16, 3000),
     ])
     func productMatchesNaiveLoop(m: Int, k: Int, n: Int) {
         let a = randomTensor([m, k], seed: 1)

@@ -23,6 +23,8 @@ public struct PackedMatrix: Sendable {
     static let rowBlock = 96
     /// Columns of B packed at a time (a multiple of 16).
     static let columnBlock = 2048
+    /// K blocks up to this deep are swept panel by panel along the strips (see `multiplyBlock`).
+    static let panelOrderDepth = 32
     /// Strips of C gated at a time: 128 columns, so that the gate is read in runs of 512 bytes.
     static let stripsPerGate = 8
 
@@ -136,6 +138,20 @@ public struct PackedMatrix: Sendable {
                 let blockA = a + blockStart * paddedRows
                 for panelStart in stride(from: panelRange.lowerBound, to: panelRange.upperBound, by: panelsPerBlock) {
                     let panelEnd = min(panelRange.upperBound, panelStart + panelsPerBlock)
+                    if gate == nil && blockDepth <= Self.panelOrderDepth {
+                        // Short K: panel by panel along the strips, so that C is written as six
+                        // sequential row streams (strip by strip, every row of the block is a
+                        // stream of its own, ldc floats from the next: too many to prefetch).
+                        for panel in panelStart..<panelEnd {
+                            for strip in stripBlock where n - strip * tileColumns > narrowEdgeColumns {
+                                let column = strip * tileColumns
+                                multiplyStrip(
+                                    a: blockA, depth: blockDepth, b: packedB + (strip - stripBlock.lowerBound) * blockDepth * tileColumns,
+                                    c: c, ldc: ldc, column: column, width: min(tileColumns, n - column), panels: panel..<(panel + 1),
+                                    overwrite: overwrite, bias: bias, clamps: clamps, upper: upper, edgeTile: edgeTile)
+                            }
+                        }
+                    }
                     for strip in stripBlock {
                         let stripB = packedB + (strip - stripBlock.lowerBound) * blockDepth * tileColumns
                         let column = strip * tileColumns
@@ -149,7 +165,7 @@ public struct PackedMatrix: Sendable {
                                     overwrite: overwrite, bias: bias.map { $0 + row }, clamps: clamps, upper: upper,
                                     rows: min(groupPanels * tileRows, rows - row), columns: width)
                             }
-                        } else {
+                        } else if gate != nil || blockDepth > Self.panelOrderDepth {
                             multiplyStrip(
                                 a: blockA, depth: blockDepth, b: stripB, c: c, ldc: ldc, column: column, width: width, panels: panelStart..<panelEnd,
                                 overwrite: overwrite, bias: bias, clamps: clamps, upper: upper, edgeTile: edgeTile)
