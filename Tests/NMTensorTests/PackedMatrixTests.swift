@@ -63,7 +63,9 @@ private func naiveBatchProduct(_ a: Tensor, _ b: Tensor, bias: Tensor?) -> Tenso
     /// bit, over one and several K blocks, both splits, narrow edge strips and a batch of two;
     /// NaN and gate values exactly at 0 or 6 block.
     @Test func gateMatchesGatingAfterwards() {
-        for (m, k, n) in [(7, 20, 33), (40, 300, 600), (300, 70, 40), (13, 9, 3)] {
+        // K ≤ 32 (panel order): (7, 20, 33), (13, 9, 3), and two column blocks split over the
+        // threads with a wide (96, 24, 3000) and a narrow (50, 16, 2100) last strip.
+        for (m, k, n) in [(7, 20, 33), (40, 300, 600), (300, 70, 40), (13, 9, 3), (96, 24, 3000), (50, 16, 2100)] {
             let a = randomTensor([m, k], seed: 17)
             let b = randomTensor([2, k, n], seed: 18)
             let packed = PackedMatrix(a, rows: m, columns: k)

@@ -108,8 +108,9 @@ public struct PackedMatrix: Sendable {
 
     /// The product for row panels `panelRange` and column strips `stripRange` (one thread's share):
     /// per block of 128 strips (2048 columns) and K block, B is packed once (L3) and swept by
-    /// L2-sized blocks of A panels, strip by strip (L1); after the last K block the gate is
-    /// applied to C every `stripsPerGate` strips, while those blocks are in cache.
+    /// L2-sized blocks of A panels, strip by strip (L1), or for K blocks up to `panelOrderDepth`
+    /// deep panel by panel; after the last K block the gate is applied to C every
+    /// `stripsPerGate` strips, while those blocks are in cache.
     private func multiplyBlock(
         a: UnsafePointer<Float>, bias: UnsafePointer<Float>?, b: UnsafePointer<Float>, ldb: Int, n: Int,
         c: UnsafeMutablePointer<Float>, ldc: Int, clampUpper: Float?, gate: (values: UnsafePointer<Float>, upper: Float)?,
@@ -138,17 +139,27 @@ public struct PackedMatrix: Sendable {
                 let blockA = a + blockStart * paddedRows
                 for panelStart in stride(from: panelRange.lowerBound, to: panelRange.upperBound, by: panelsPerBlock) {
                     let panelEnd = min(panelRange.upperBound, panelStart + panelsPerBlock)
-                    if gate == nil && blockDepth <= Self.panelOrderDepth {
+                    let isPanelOrder = blockDepth <= Self.panelOrderDepth
+                    if isPanelOrder {
                         // Short K: panel by panel along the strips, so that C is written as six
                         // sequential row streams (strip by strip, every row of the block is a
                         // stream of its own, ldc floats from the next: too many to prefetch).
+                        let lastIsNarrow = n - (stripBlock.upperBound - 1) * tileColumns <= narrowEdgeColumns
+                        let wideStrips = stripBlock.lowerBound..<(stripBlock.upperBound - (lastIsNarrow ? 1 : 0))
                         for panel in panelStart..<panelEnd {
-                            for strip in stripBlock where n - strip * tileColumns > narrowEdgeColumns {
+                            for strip in wideStrips {
                                 let column = strip * tileColumns
+                                let width = min(tileColumns, n - column)
                                 multiplyStrip(
                                     a: blockA, depth: blockDepth, b: packedB + (strip - stripBlock.lowerBound) * blockDepth * tileColumns,
-                                    c: c, ldc: ldc, column: column, width: min(tileColumns, n - column), panels: panel..<(panel + 1),
+                                    c: c, ldc: ldc, column: column, width: width, panels: panel..<(panel + 1),
                                     overwrite: overwrite, bias: bias, clamps: clamps, upper: upper, edgeTile: edgeTile)
+                                let gatedStrips = strip - wideStrips.lowerBound + 1
+                                if let gate, isLastBlock, gatedStrips % Self.stripsPerGate == 0 || strip == wideStrips.upperBound - 1 {
+                                    let first = (strip - (gatedStrips - 1) % Self.stripsPerGate) * tileColumns
+                                    let panelRows = (panel * tileRows)..<min(rows, (panel + 1) * tileRows)
+                                    gateBlock(gate, to: c, ldc: ldc, rows: panelRows, columns: first..<(column + width))
+                                }
                             }
                         }
                     }
@@ -156,7 +167,8 @@ public struct PackedMatrix: Sendable {
                         let stripB = packedB + (strip - stripBlock.lowerBound) * blockDepth * tileColumns
                         let column = strip * tileColumns
                         let width = min(tileColumns, n - column)
-                        if width <= narrowEdgeColumns {
+                        let isNarrow = width <= narrowEdgeColumns
+                        if isNarrow {
                             for groupStart in stride(from: panelStart, to: panelEnd, by: narrowEdgePanels) {
                                 let (row, groupPanels) = (groupStart * tileRows, min(narrowEdgePanels, panelEnd - groupStart))
                                 narrowEdgeKernel(
@@ -165,15 +177,17 @@ public struct PackedMatrix: Sendable {
                                     overwrite: overwrite, bias: bias.map { $0 + row }, clamps: clamps, upper: upper,
                                     rows: min(groupPanels * tileRows, rows - row), columns: width)
                             }
-                        } else if gate != nil || blockDepth > Self.panelOrderDepth {
+                        } else if !isPanelOrder {
                             multiplyStrip(
                                 a: blockA, depth: blockDepth, b: stripB, c: c, ldc: ldc, column: column, width: width, panels: panelStart..<panelEnd,
                                 overwrite: overwrite, bias: bias, clamps: clamps, upper: upper, edgeTile: edgeTile)
                         }
+                        guard let gate, isLastBlock, !isPanelOrder || isNarrow else { continue }
+                        // The last few strips' blocks of C are complete and in L1/L2 (in panel
+                        // order only the narrow last strip is left to gate).
                         let gatedStrips = strip - stripBlock.lowerBound + 1
-                        if let gate, isLastBlock, gatedStrips % Self.stripsPerGate == 0 || strip == stripBlock.upperBound - 1 {
-                            // The last few strips' blocks of C are complete and in L1/L2.
-                            let first = (strip - (gatedStrips - 1) % Self.stripsPerGate) * tileColumns
+                        if isPanelOrder || gatedStrips % Self.stripsPerGate == 0 || strip == stripBlock.upperBound - 1 {
+                            let first = isPanelOrder ? column : (strip - (gatedStrips - 1) % Self.stripsPerGate) * tileColumns
                             gateBlock(gate, to: c, ldc: ldc, rows: (panelStart * tileRows)..<min(rows, panelEnd * tileRows), columns: first..<(column + width))
                         }
                     }
