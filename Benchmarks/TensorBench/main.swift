@@ -125,12 +125,9 @@ runIm2colBenchmark(
     repetitions: repetitions * 2)
 print("")
 
-let layers = [
-    DepthwiseLayer(label: "Lite0 stage 2: 96ch 112x112 3x3 s2", channels: 96, size: 112, kernel: 3, stride: 2),
-    DepthwiseLayer(label: "Lite0 stage 2: 144ch 56x56 3x3 s1", channels: 144, size: 56, kernel: 3, stride: 1),
-    DepthwiseLayer(label: "Lite0 stage 5: 672ch 14x14 5x5 s1", channels: 672, size: 14, kernel: 5, stride: 1),
-    DepthwiseLayer(label: "Lite0 stage 6: 672ch 14x14 5x5 s2", channels: 672, size: 14, kernel: 5, stride: 2),
-]
+// Four of Lite0's depthwise layers (`--depthwise` runs all twelve): both strides at 112², 56² and 14².
+let representativeDepthwise = ["96ch 112x112 3x3 s2", "144ch 56x56 3x3 s1", "672ch 14x14 5x5 s1", "672ch 14x14 5x5 s2"]
+let layers = liteDepthwiseLayers.filter { layer in representativeDepthwise.contains { layer.label.hasSuffix($0) } }
 guard runDepthwiseBenchmarks(layers, repetitions: repetitions) else { exit(1) }
 print("")
 

@@ -19,18 +19,10 @@ extension Tensor {
     /// Numerically stable for large |x|: with e = e^(−|x|) ≤ 1, which never overflows, the
     /// result is 1 / (1 + e) for x ≥ 0 and e / (1 + e) for x < 0. So sigmoid(100) is exactly 1,
     /// sigmoid(−100) is e⁻¹⁰⁰ ≈ 3.7·10⁻⁴⁴ (a subnormal Float), sigmoid(−∞) is 0, and only NaN
-    /// gives NaN. e^(−|x|) comes from a vectorised polynomial (`sigmoid(_:into:range:)`) within
+    /// gives NaN. e^(−|x|) comes from a vectorised polynomial (`sigmoidScalars`) within
     /// 2 ulp of `expf`'s.
     public func sigmoid() -> Tensor {
-        let count = self.count
-        guard count > 0 else { return self }
-        return Tensor(shape: shape, scalars: reusableScalars(count) { output in
-            scalars.withUnsafeBufferPointer { input in
-                parallelFor(count, minimumChunk: transcendentalMinimumChunk) { range in
-                    NMTensor.sigmoid(input.baseAddress!, into: output.baseAddress!, range: range)
-                }
-            }
-        })
+        Tensor(shape: shape, scalars: sigmoidScalars(scalars))
     }
 
     /// The hyperbolic tangent of every element, in [-1, 1].

@@ -7,8 +7,8 @@
 // indirectly once per element (the chunk body is one shared function), which costs SIMD: on
 // the 2-core build machine `a += b` on 2²⁰ elements took 0.2 ms inline but 2–3 ms in two
 // chunks. So cheap, memory-bound arithmetic runs inline, and only `mapScalarsInParallel`
-// (for transcendental functions, where the call is noise) and the closure-free gather use
-// threads. Closures given to `mapScalarsInParallel` run concurrently on disjoint chunks and
+// (for transcendental functions, where the call is noise), the closure-free gather and the
+// sigmoid (Sigmoid.swift) use threads. Closures given to `mapScalarsInParallel` run concurrently on disjoint chunks and
 // must be pure.
 
 /// The least number of elements worth sending to another thread, so parallel kernels split
@@ -34,9 +34,8 @@ func mapScalars(_ input: [Float], _ transform: (Float) -> Float) -> [Float] {
 /// worth sending to another thread: 4096 take tens of µs, far more than waking a worker.
 let transcendentalMinimumChunk = 1 << 12
 
-/// `transform` applied to every scalar, in parallel chunks for 2 × 2¹² or more elements (a
-/// 224 × 224 NeuroMask mask's sigmoid splits). For expensive functions (exp, log, tanh) only:
-/// see the note at the top of this file.
+/// `transform` applied to every scalar, in parallel chunks for 2 × 2¹² or more elements. For
+/// expensive functions (exp, log, tanh) only: see the note at the top of this file.
 @inline(__always)
 func mapScalarsInParallel(_ input: [Float], _ transform: (Float) -> Float) -> [Float] {
     let count = input.count

@@ -31,6 +31,20 @@ private func negativeExponential(_ t: Float) -> Float {
     return expR * twoToN
 }
 
+/// The logistic function of every scalar (see `sigmoid(_:into:range:)`), in parallel chunks for
+/// 2 × 2¹² or more elements (a 224 × 224 NeuroMask mask splits).
+func sigmoidScalars(_ input: [Float]) -> [Float] {
+    let count = input.count
+    guard count > 0 else { return [] }
+    return reusableScalars(count) { output in
+        input.withUnsafeBufferPointer { source in
+            parallelFor(count, minimumChunk: transcendentalMinimumChunk) { range in
+                sigmoid(source.baseAddress!, into: output.baseAddress!, range: range)
+            }
+        }
+    }
+}
+
 /// `output[i] = 1 / (1 + e^(−x))` for `x = input[i]`, i in `range`: for x ≥ 0 as 1 / (1 + e) and
 /// for x < 0 as e / (1 + e), with e = e^(−|x|) ≤ 1, which never overflows. Elements with
 /// |x| > 87.33 (e subnormal or 0), infinities and NaNs take e from `expf` (sigmoid(−100) = e⁻¹⁰⁰,
